@@ -1,0 +1,119 @@
+# pathfm: `make` builds bin/, `make test` runs every test (plain and under
+# ASan+UBSan), `make demo` runs the demo, `make deps` installs what is
+# missing. See README.md.
+
+PREFIX   ?= /usr/local
+CC       ?= cc
+VERSION  := 0.1.0
+BUILD    ?= build
+BINDIR   ?= bin
+SAN      ?=
+
+# msgpack-c is "msgpack" on Debian 12 and "msgpack-c" on newer systems.
+MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
+PKGS     := openslide libtiff-4 libturbojpeg libzmq $(MSGPACK_PC) openblas
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Icommon -I$(BUILD)/gen \
+            -DPFM_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(SAN)
+LDLIBS   += $(PKG_LIBS) -lm -lpthread
+LDFLAGS  += $(SAN)
+
+# CUDA: built when nvcc is found; CUDA=0 / CUDA=1 override.
+NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA     ?= $(if $(NVCC),1,0)
+CU_SRCS  := $(wildcard common/cuda/*.cu)
+ifeq ($(CUDA),1)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CFLAGS   += -DPFM_CUDA=1 -I$(CUDA_HOME)/include
+LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++
+endif
+
+LIB_SRCS := $(wildcard common/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schemas_gen.o \
+            $(if $(filter 1,$(CUDA)),$(CU_SRCS:%.cu=$(BUILD)/%.o))
+LIB      := $(BUILD)/libpathfm.a
+PROGS    := $(patsubst filters/%.c,$(BINDIR)/%,$(wildcard filters/*.c))
+TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+SCHEMAS  := $(sort $(wildcard schemas/*.json))
+
+.PHONY: all test check check-asan demo deps install fuzz perf clean info
+all: info $(PROGS)
+
+info:
+	@echo "pathfm $(VERSION): CC=$(CC) msgpack=$(MSGPACK_PC) CUDA=$(if $(filter 1,$(CUDA)),enabled ($(NVCC)),disabled)$(if $(SAN), SAN=$(SAN))"
+
+$(BUILD)/%.o: %.c $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/common/cuda/%.o: common/cuda/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -O2 -std=c++17 -Icommon -arch=sm_90 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -c $< -o $@
+
+# The schemas are compiled in, so --check works wherever a binary goes.
+$(BUILD)/gen/schemas_gen.c: tools/embed-schemas.sh $(SCHEMAS)
+	@mkdir -p $(dir $@)
+	sh tools/embed-schemas.sh $@ $(SCHEMAS)
+
+$(BUILD)/gen/schemas_gen.o: $(BUILD)/gen/schemas_gen.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BINDIR)/%: $(BUILD)/filters/%.o $(LIB)
+	@mkdir -p $(BINDIR)
+	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+# Plain build and tests, then the same suite under ASan + UBSan.
+test: deps
+	$(MAKE) check
+	$(MAKE) check-asan
+
+check: all $(TESTS)
+	sh tests/run-tests.sh $(BUILD)/tests $(BINDIR)
+
+check-asan:
+	$(MAKE) check BUILD=build-asan BINDIR=build-asan/bin CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" CUDA=0
+
+demo: deps all
+	sh pipelines/demo
+
+deps:
+	@sh tools/deps.sh
+
+# libFuzzer targets (clang); the committed corpus is replayed by `make check`.
+FUZZ_BIN := $(BUILD)/fuzz
+fuzz: $(BUILD)/gen/schemas_gen.c
+	@mkdir -p $(FUZZ_BIN)/corpus
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -Icommon -I$(BUILD)/gen $(PKG_CFLAGS) \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  tests/fuzz/fuzz_frames.c $(LIB_SRCS) \
+	  $(BUILD)/gen/schemas_gen.c $(PKG_LIBS) -lm -o $(FUZZ_BIN)/fuzz_frames
+	$(FUZZ_BIN)/fuzz_frames -max_total_time=$${FUZZ_SECONDS:-60} \
+	  -artifact_prefix=$(FUZZ_BIN)/ $(FUZZ_BIN)/corpus tests/fuzz/corpus/frames
+
+perf: all
+	sh tests/perf/frame-throughput.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7 \
+	  $(DESTDIR)$(PREFIX)/share/pathfm/schemas
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	for s in 1 5 7; do for f in man/man$$s/*.$$s; do [ -e "$$f" ] && \
+	  install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; done; true
+	install -m 644 $(SCHEMAS) $(DESTDIR)$(PREFIX)/share/pathfm/schemas/
+
+clean:
+	rm -rf build build-asan bin
+
+.SECONDARY:

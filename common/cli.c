@@ -1,0 +1,137 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *prog = "pathfm";
+
+void pfm_cli_init(const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	prog = slash ? slash + 1 : name;
+	/* A closed pipe becomes EPIPE, which main turns into a quiet exit. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+const char *pfm_prog(void) { return prog; }
+
+static void vsay(const char *fmt, va_list ap)
+{
+	char line[1024];
+	vsnprintf(line, sizeof line, fmt, ap);
+	fprintf(stderr, "%s: %s\n", prog, line);
+}
+
+int pfm_fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+	return PFM_EXIT_DATA;
+}
+
+int pfm_usage_fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+	return pfm_usage_hint();
+}
+
+int pfm_usage_hint(void)
+{
+	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+	return PFM_EXIT_USAGE;
+}
+
+void pfm_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+}
+
+void pfm_print_version(void)
+{
+	printf("%s (pathfm) %s\n", prog, PFM_VERSION);
+}
+
+double pfm_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void pfm_progress_init(pfm_progress *p, int force, int quiet)
+{
+	memset(p, 0, sizeof *p);
+	p->on = !quiet && (force || isatty(2));
+	p->t0 = p->last = pfm_now();
+}
+
+static void draw(pfm_progress *p, double t, const char *end)
+{
+	double dt = t - p->t0 > 1e-9 ? t - p->t0 : 1e-9;
+	fprintf(stderr, "\r%s: %llu frames, %.1f MB, %.0f frames/s, %.1f MB/s%s",
+		prog, (unsigned long long)p->frames, p->bytes / 1e6,
+		p->frames / dt, p->bytes / 1e6 / dt, end);
+}
+
+void pfm_progress_add(pfm_progress *p, uint64_t frames, uint64_t bytes)
+{
+	p->frames += frames;
+	p->bytes += bytes;
+	if (!p->on)
+		return;
+	double t = pfm_now();
+	if (t - p->last >= 0.2) {
+		p->last = t;
+		draw(p, t, "\033[K");
+	}
+}
+
+void pfm_progress_done(pfm_progress *p)
+{
+	if (p->on)
+		draw(p, pfm_now(), "\033[K\n");
+}
+
+int pfm_parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int pfm_parse_size(const char *s, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (*end || v > (SIZE_MAX >> shift))
+		return -1;
+	*out = (size_t)v << shift;
+	return 0;
+}

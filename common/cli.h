@@ -1,0 +1,45 @@
+/* cli.h: the conventions every program shares. main() uses these to
+ * report and decides the exit code; nothing here exits. */
+#ifndef PFM_CLI_H
+#define PFM_CLI_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+#ifndef PFM_VERSION
+#define PFM_VERSION "0.1.0"
+#endif
+
+/* Call first in main: program name for messages, SIGPIPE ignored (EPIPE
+ * becomes an error value we can exit quietly on). */
+void pfm_cli_init(const char *prog);
+const char *pfm_prog(void);
+
+/* "prog: msg" on stderr. Returns PFM_EXIT_DATA / PFM_EXIT_USAGE. */
+int pfm_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int pfm_usage_fail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* Only the "Try --help" line, after getopt's own message. */
+int pfm_usage_hint(void);
+void pfm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pfm_print_version(void);
+
+/* Progress on stderr: on when stderr is a terminal or forced, off with
+ * quiet. Redraws at most 5 times a second. */
+typedef struct {
+	int on;
+	double t0, last;
+	uint64_t frames, bytes;
+} pfm_progress;
+
+void pfm_progress_init(pfm_progress *p, int force, int quiet);
+void pfm_progress_add(pfm_progress *p, uint64_t frames, uint64_t bytes);
+void pfm_progress_done(pfm_progress *p);
+double pfm_now(void);
+
+/* Parse helpers for option values: 0 ok, -1 bad. */
+int pfm_parse_size(const char *s, size_t *out); /* 64M, 1G, 4096 */
+int pfm_parse_i64(const char *s, int64_t *out);
+
+#endif

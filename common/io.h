@@ -1,0 +1,83 @@
+/* io.h: reading and writing frame streams over any transport.
+ *
+ * An endpoint spec is one of
+ *   "-"                 stdin / stdout
+ *   PATH                a file (output written to PATH.tmp.PID, renamed on
+ *                       a complete close)
+ *   "@tcp://0.0.0.0:5555" ZeroMQ, bind   (also ipc://, inproc://)
+ *   ">tcp://host:5555"  ZeroMQ, connect
+ *   "tcp://..."         ZeroMQ with CZMQ's default: inputs (PULL) bind,
+ *                       outputs (PUSH) connect
+ * Several ZeroMQ endpoints may be joined with commas, as in CZMQ.
+ *
+ * A stream is data frames followed by one end-of-stream frame
+ * {type:"eos", v:1, count:N}. A reader checks N against what it saw, so
+ * a cut stream is an error, never a silent short read. Concatenated
+ * streams (cat a.mpk b.mpk) read as one. */
+#ifndef PFM_IO_H
+#define PFM_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "frame.h"
+
+#define PFM_MAX_FRAME_DEFAULT ((size_t)256 << 20)
+#define PFM_MAX_OBJECTS 1000000 /* msgpack objects per frame */
+#define PFM_MAX_DEPTH 32
+
+typedef struct {
+	size_t max_frame;  /* bytes; 0 = PFM_MAX_FRAME_DEFAULT */
+	int zmq_hwm;       /* ZeroMQ high-water mark in frames; 0 = 4 */
+	int force_tty;     /* allow writing frames to a terminal */
+	int return_eos;    /* reader: hand eos frames to the caller too */
+	int allow_no_eos;  /* reader: EOF without eos is not an error */
+} pfm_io_opts;
+
+/* Scan one MessagePack object at p[0..n) without allocating: returns its
+ * size in bytes, 0 if more bytes are needed, -1 if malformed or over the
+ * limits (objects, depth, max bytes) with e filled. This guards
+ * msgpack-c, whose unpacker allocates declared array sizes up front. */
+long long pfm_scan_object(const char *p, size_t n, size_t max_bytes,
+			  pfm_err *e);
+/* The same, setting *need (when it returns 0) to a total length below
+ * which rescanning is pointless. */
+long long pfm_scan_object_hint(const char *p, size_t n, size_t max_bytes,
+			       size_t *need, pfm_err *e);
+
+typedef struct pfm_reader pfm_reader;
+
+pfm_reader *pfm_reader_open(const char *spec, const pfm_io_opts *o,
+			    pfm_err *e);
+/* 1: a frame in *f; 0: clean end of input; -1: error (pfm_reader_error). */
+int pfm_read(pfm_reader *r, pfm_frame *f);
+const char *pfm_reader_error(const pfm_reader *r);
+/* Data frames read so far (eos frames not counted). */
+uint64_t pfm_reader_count(const pfm_reader *r);
+const char *pfm_reader_name(const pfm_reader *r);
+uint64_t pfm_reader_bytes(const pfm_reader *r);
+void pfm_reader_close(pfm_reader *r);
+
+typedef struct pfm_writer pfm_writer;
+
+pfm_writer *pfm_writer_open(const char *spec, const pfm_io_opts *o,
+			    pfm_err *e);
+/* Write a built frame / a read frame unchanged. 0 or -1. A frame whose
+ * type is "eos" is refused: the writer makes its own at close. */
+int pfm_write(pfm_writer *w, pfm_build *b);
+int pfm_write_frame(pfm_writer *w, const pfm_frame *f);
+/* Write encoded bytes of one frame (checked to be exactly one map). */
+int pfm_write_raw(pfm_writer *w, const char *p, size_t n);
+/* complete=1: write eos{count}, flush, rename a file output into place.
+ * complete=0: flush what was written and leave the stream without eos
+ * (readers will see it as cut); a file output is removed. Frees w.
+ * 0, or -1 with e filled (e->code == EPIPE: the reader went away). */
+int pfm_writer_close(pfm_writer *w, int complete, pfm_err *e);
+const char *pfm_writer_error(const pfm_writer *w);
+/* Was the last error a closed pipe / gone reader (EPIPE)? */
+int pfm_writer_epipe(const pfm_writer *w);
+uint64_t pfm_writer_count(const pfm_writer *w);
+uint64_t pfm_writer_bytes(const pfm_writer *w);
+
+#endif

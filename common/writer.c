@@ -1,0 +1,253 @@
+/* writer.c: frames to stdout, a file (atomically) or a ZeroMQ PUSH socket.
+ * Byte streams are buffered; payloads larger than half the buffer are
+ * written straight from the caller's memory (no copy). */
+#include "endpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define WBUF (1 << 20)
+
+struct pfm_writer {
+	char name[256], path[4096], tmp[4200];
+	int kind, fd, failed;
+	char *buf;
+	size_t used;
+	msgpack_sbuffer sb; /* ZeroMQ: one message being built */
+	pfm_zsock z;
+	uint64_t count, bytes;
+	pfm_err err;
+};
+
+static int write_all(pfm_writer *w, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(w->fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			int err = errno;
+			w->failed = 1;
+			pfm_errf(&w->err, "%s: write: %s", w->name,
+				 strerror(err));
+			w->err.code = err;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int flush(pfm_writer *w)
+{
+	int rc = w->used ? write_all(w, w->buf, w->used) : 0;
+	w->used = 0;
+	return rc;
+}
+
+/* msgpack_packer callback for byte streams. */
+static int put_bytes(void *data, const char *p, size_t n)
+{
+	pfm_writer *w = data;
+	if (w->failed)
+		return -1;
+	w->bytes += n;
+	if (w->used + n > WBUF && flush(w))
+		return -1;
+	if (n >= WBUF / 2)
+		return write_all(w, p, n);
+	memcpy(w->buf + w->used, p, n);
+	w->used += n;
+	return 0;
+}
+
+static int open_fd(pfm_writer *w, const char *spec, const pfm_io_opts *o,
+		   pfm_err *e)
+{
+	if (w->kind == PFM_EP_STDIO) {
+		if (isatty(1) && !(o && o->force_tty))
+			return pfm_errf(e, "refusing to write binary frames to "
+					"a terminal: redirect stdout or pipe "
+					"into frame-cat");
+		w->fd = 1;
+		return 0;
+	}
+	/* Atomic output: a reader never sees a half-written file under
+	 * the final name. */
+	snprintf(w->path, sizeof w->path, "%s", spec);
+	snprintf(w->tmp, sizeof w->tmp, "%s.tmp.%ld", spec, (long)getpid());
+	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w->fd < 0)
+		return pfm_errf(e, "%s: %s", w->tmp, strerror(errno));
+	return 0;
+}
+
+pfm_writer *pfm_writer_open(const char *spec, const pfm_io_opts *o,
+			    pfm_err *e)
+{
+	pfm_writer *w = calloc(1, sizeof *w);
+	if (!w) {
+		pfm_errf(e, "out of memory");
+		return NULL;
+	}
+	snprintf(w->name, sizeof w->name, "%s",
+		 strcmp(spec, "-") ? spec : "stdout");
+	w->kind = pfm_endpoint_kind(spec);
+	w->fd = -1;
+	int rc;
+	if (w->kind == PFM_EP_ZMQ) {
+		msgpack_sbuffer_init(&w->sb);
+		rc = pfm_zsock_open(&w->z, spec, 1, o, e);
+	} else {
+		w->buf = malloc(WBUF);
+		rc = w->buf ? open_fd(w, spec, o, e) : pfm_errf(e, "out of memory");
+	}
+	if (rc) {
+		free(w->buf);
+		if (w->kind == PFM_EP_ZMQ)
+			msgpack_sbuffer_destroy(&w->sb);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static int zmq_send_sb(pfm_writer *w)
+{
+	int rc;
+	do
+		rc = zmq_send(w->z.sock, w->sb.data, w->sb.size, 0);
+	while (rc < 0 && errno == EINTR);
+	w->bytes += w->sb.size;
+	msgpack_sbuffer_clear(&w->sb);
+	if (rc < 0) {
+		w->failed = 1;
+		return pfm_errf(&w->err, "%s: send: %s", w->name,
+				zmq_strerror(errno));
+	}
+	return 0;
+}
+
+static int emit_object(pfm_writer *w, const msgpack_object *o)
+{
+	if (w->failed)
+		return -1;
+	msgpack_packer pk;
+	if (w->kind == PFM_EP_ZMQ) {
+		msgpack_packer_init(&pk, &w->sb, msgpack_sbuffer_write);
+		if (msgpack_pack_object(&pk, *o))
+			return pfm_errf(&w->err, "out of memory");
+		return zmq_send_sb(w);
+	}
+	msgpack_packer_init(&pk, w, put_bytes);
+	return msgpack_pack_object(&pk, *o) ? -1 : 0;
+}
+
+static int refuse_eos(pfm_writer *w, const msgpack_object *o)
+{
+	if (pfm_obj_streq(pfm_map_get(o, "type"), PFM_T_EOS))
+		return pfm_errf(&w->err, "%s: an end-of-stream frame is "
+				"written by closing the stream", w->name);
+	return 0;
+}
+
+int pfm_write(pfm_writer *w, pfm_build *b)
+{
+	const msgpack_object *o = pfm_build_object(b);
+	if (refuse_eos(w, o) || emit_object(w, o))
+		return -1;
+	w->count++;
+	return 0;
+}
+
+int pfm_write_raw(pfm_writer *w, const char *p, size_t n)
+{
+	if (w->failed)
+		return -1;
+	if (w->kind == PFM_EP_ZMQ) {
+		msgpack_sbuffer_write(&w->sb, p, n);
+		if (zmq_send_sb(w))
+			return -1;
+	} else if (put_bytes(w, p, n)) {
+		return -1;
+	}
+	w->count++;
+	return 0;
+}
+
+int pfm_write_frame(pfm_writer *w, const pfm_frame *f)
+{
+	if (refuse_eos(w, &f->root))
+		return -1;
+	/* Unchanged frames go out as their original bytes. */
+	if (f->raw)
+		return pfm_write_raw(w, f->raw, f->raw_len);
+	if (emit_object(w, &f->root))
+		return -1;
+	w->count++;
+	return 0;
+}
+
+static int write_eos(pfm_writer *w)
+{
+	pfm_build *b = pfm_build_new();
+	if (!b)
+		return pfm_errf(&w->err, "out of memory");
+	pfm_build_reset(b, PFM_T_EOS);
+	pfm_build_i64(b, "count", (int64_t)w->count);
+	int rc = emit_object(w, pfm_build_object(b));
+	pfm_build_free(b);
+	return rc;
+}
+
+static int finish_fd(pfm_writer *w, int complete)
+{
+	int rc = complete ? write_eos(w) : 0;
+	if (flush(w))
+		rc = -1;
+	if (w->kind != PFM_EP_FILE)
+		return rc;
+	if (!rc && complete && fsync(w->fd))
+		rc = pfm_errf(&w->err, "%s: fsync: %s", w->tmp, strerror(errno));
+	if (close(w->fd) && !rc)
+		rc = pfm_errf(&w->err, "%s: close: %s", w->tmp, strerror(errno));
+	w->fd = -1;
+	if (!rc && complete && rename(w->tmp, w->path))
+		rc = pfm_errf(&w->err, "%s: rename: %s", w->path,
+			      strerror(errno));
+	if (rc || !complete)
+		unlink(w->tmp);
+	return rc;
+}
+
+int pfm_writer_close(pfm_writer *w, int complete, pfm_err *e)
+{
+	if (!w)
+		return 0;
+	int rc;
+	if (w->kind == PFM_EP_ZMQ) {
+		rc = complete && !w->failed ? write_eos(w) : 0;
+		pfm_zsock_close(&w->z); /* lingers to deliver the eos */
+		msgpack_sbuffer_destroy(&w->sb);
+	} else {
+		rc = finish_fd(w, complete && !w->failed);
+		free(w->buf);
+	}
+	if (w->failed)
+		rc = -1;
+	if (rc && e)
+		*e = w->err;
+	free(w);
+	return rc;
+}
+
+const char *pfm_writer_error(const pfm_writer *w) { return w->err.msg; }
+int pfm_writer_epipe(const pfm_writer *w) { return w->err.code == EPIPE; }
+uint64_t pfm_writer_count(const pfm_writer *w) { return w->count; }
+uint64_t pfm_writer_bytes(const pfm_writer *w) { return w->bytes; }
