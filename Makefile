@@ -15,11 +15,12 @@ PKGS     := openslide libtiff-4 libturbojpeg libzmq $(MSGPACK_PC) openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Icommon -I$(BUILD)/gen \
-            -DPFM_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(SAN)
-LDLIBS   += $(PKG_LIBS) -lm -lpthread
-LDFLAGS  += $(SAN)
+# OPT is the optimisation level; CFLAGS/LDFLAGS are left to the user.
+OPT      ?= -O2 -g
+ALL_CFLAGS = $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Icommon -I$(BUILD)/gen \
+            -DPFM_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(SAN) $(CUDA_CFLAGS) $(CFLAGS)
+ALL_LDLIBS = $(PKG_LIBS) $(CUDA_LIBS) -lm -lpthread $(LDLIBS)
+ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 
 # CUDA: built when nvcc is found; CUDA=0 / CUDA=1 override.
 NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
@@ -27,8 +28,8 @@ CUDA     ?= $(if $(NVCC),1,0)
 CU_SRCS  := $(wildcard common/cuda/*.cu)
 ifeq ($(CUDA),1)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
-CFLAGS   += -DPFM_CUDA=1 -I$(CUDA_HOME)/include
-LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++
+CUDA_CFLAGS := -DPFM_CUDA=1 -I$(CUDA_HOME)/include
+CUDA_LIBS := $(if $(CU_SRCS),-L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++)
 endif
 
 LIB_SRCS := $(wildcard common/*.c)
@@ -47,7 +48,7 @@ info:
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/common/cuda/%.o: common/cuda/%.cu
 	@mkdir -p $(dir $@)
@@ -59,7 +60,7 @@ $(BUILD)/gen/schemas_gen.c: tools/embed-schemas.sh $(SCHEMAS)
 	sh tools/embed-schemas.sh $@ $(SCHEMAS)
 
 $(BUILD)/gen/schemas_gen.o: $(BUILD)/gen/schemas_gen.c
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
@@ -67,10 +68,10 @@ $(LIB): $(LIB_OBJS)
 
 $(BINDIR)/%: $(BUILD)/filters/%.o $(LIB)
 	@mkdir -p $(BINDIR)
-	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(ALL_LDFLAGS) $< $(LIB) $(ALL_LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
-	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(ALL_LDFLAGS) $< $(LIB) $(ALL_LDLIBS) -o $@
 
 # Plain build and tests, then the same suite under ASan + UBSan.
 test: deps
@@ -81,7 +82,7 @@ check: all $(TESTS)
 	sh tests/run-tests.sh $(BUILD)/tests $(BINDIR)
 
 check-asan:
-	$(MAKE) check BUILD=build-asan BINDIR=build-asan/bin CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	$(MAKE) check BUILD=build-asan BINDIR=build-asan/bin OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" CUDA=0
 
 demo: deps all

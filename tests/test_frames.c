@@ -269,7 +269,7 @@ static char *small_stream(size_t *n)
 
 static void test_cut_everywhere(void)
 {
-	size_t n;
+	size_t n = 0;
 	char *s = small_stream(&n);
 	char err[600];
 	CHECK(read_all(path("small.mpk"), NULL, err, sizeof err) == 3, "whole stream reads");
