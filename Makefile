@@ -29,7 +29,8 @@ CU_SRCS  := $(wildcard common/cuda/*.cu)
 ifeq ($(CUDA),1)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_CFLAGS := -DPFM_CUDA=1 -I$(CUDA_HOME)/include
-CUDA_LIBS := $(if $(CU_SRCS),-L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++)
+comma    := ,
+CUDA_LIBS := $(if $(CU_SRCS),-L$(CUDA_HOME)/lib64 -Wl$(comma)-rpath$(comma)$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++)
 endif
 
 LIB_SRCS := $(wildcard common/*.c)
