@@ -57,6 +57,9 @@ int pfm_zsock_open(pfm_zsock *z, const char *spec, int push,
 	zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof linger);
 	if (!push)
 		zmq_setsockopt(z->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+	if (o && o->timeout_ms > 0)
+		zmq_setsockopt(z->sock, push ? ZMQ_SNDTIMEO : ZMQ_RCVTIMEO,
+			       &o->timeout_ms, sizeof o->timeout_ms);
 	char *list = strdup(spec), *save = NULL;
 	int rc = list ? 0 : pfm_errf(e, "out of memory");
 	for (char *ep = list ? strtok_r(list, ",", &save) : NULL; ep && !rc;

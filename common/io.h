@@ -33,6 +33,8 @@ typedef struct {
 	int force_tty;     /* allow writing frames to a terminal */
 	int return_eos;    /* reader: hand eos frames to the caller too */
 	int allow_no_eos;  /* reader: EOF without eos is not an error */
+	int timeout_ms;    /* ZeroMQ: give up when no frame moves for this
+			    * long (a dead peer); 0 = wait for ever */
 } pfm_io_opts;
 
 /* Scan one MessagePack object at p[0..n) without allocating: returns its

@@ -278,14 +278,16 @@ static void put_string(jwriter *w, const char *p, size_t n)
 				continue;
 			}
 		}
-		put(w, s + run, i - run);
+		if (i > run) /* s may be NULL for "" from msgpack_unpack */
+			put(w, s + run, i - run);
 		if (c >= 0x80)
 			put(w, "\xef\xbf\xbd", 3);
 		else
 			put_escape(w, c);
 		run = ++i;
 	}
-	put(w, s + run, i - run);
+	if (i > run)
+		put(w, s + run, i - run);
 	putc_unlocked('"', w->out);
 }
 

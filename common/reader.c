@@ -19,7 +19,7 @@ struct pfm_reader {
 	char name[256];
 	int kind, fd;
 	size_t max_frame;
-	int return_eos, allow_no_eos;
+	int return_eos, allow_no_eos, timeout_ms;
 	/* byte streams */
 	msgpack_unpacker up;
 	msgpack_unpacked res;
@@ -55,6 +55,7 @@ pfm_reader *pfm_reader_open(const char *spec, const pfm_io_opts *o,
 	r->max_frame = pfm_opts_max_frame(o);
 	r->return_eos = o && o->return_eos;
 	r->allow_no_eos = o && o->allow_no_eos;
+	r->timeout_ms = o ? o->timeout_ms : 0;
 	if (r->kind == PFM_EP_ZMQ) {
 		if (pfm_zsock_open(&r->z, spec, 0, o, e))
 			goto fail;
@@ -148,10 +149,14 @@ static int next_zmq(pfm_reader *r, const char **raw, size_t *len,
 		zmq_msg_close(&r->msg);
 	zmq_msg_init(&r->msg);
 	r->msg_live = 1;
-	while (zmq_msg_recv(&r->msg, r->z.sock, 0) < 0)
+	while (zmq_msg_recv(&r->msg, r->z.sock, 0) < 0) {
+		if (errno == EAGAIN)
+			return pfm_errf(&r->err, "no frame for %d ms (timeout): "
+					"is the producer alive?", r->timeout_ms);
 		if (errno != EINTR)
 			return pfm_errf(&r->err, "receive: %s",
 					zmq_strerror(errno));
+	}
 	const char *p = zmq_msg_data(&r->msg);
 	size_t n = zmq_msg_size(&r->msg);
 	r->bytes += n;

@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cat.h"
@@ -26,6 +27,7 @@ static const char usage[] =
 "      --tail N          the last N selected frames\n"
 "      --max-frame SIZE  largest frame accepted (default 256M)\n"
 "      --hwm N           ZeroMQ high-water mark in frames (default 4)\n"
+"      --timeout SEC     ZeroMQ: fail when no frame moves for SEC seconds\n"
 "      --lenient         accept input without an end-of-stream frame\n"
 "      --force           write frames even to a terminal\n"
 "      --progress        progress on stderr even when not a terminal\n"
@@ -42,7 +44,7 @@ static const char usage[] =
 "See frame-cat(1), pathfm-frames(5).\n";
 
 enum { O_FULL = 256, O_EOS, O_CHECK, O_SCHEMAS, O_TAIL, O_MAXF, O_HWM,
-       O_LENIENT, O_FORCE, O_PROGRESS };
+       O_LENIENT, O_FORCE, O_PROGRESS, O_TIMEOUT };
 
 static const struct option longopts[] = {
 	{"input", required_argument, 0, 'i'},
@@ -60,6 +62,7 @@ static const struct option longopts[] = {
 	{"max-frame", required_argument, 0, O_MAXF},
 	{"hwm", required_argument, 0, O_HWM},
 	{"lenient", no_argument, 0, O_LENIENT},
+	{"timeout", required_argument, 0, O_TIMEOUT},
 	{"force", no_argument, 0, O_FORCE},
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, 'q'},
@@ -123,6 +126,14 @@ int main(int argc, char **argv)
 				return pfm_usage_fail("--hwm: not a count: '%s'", optarg);
 			o.io.zmq_hwm = (int)v;
 			break;
+		case O_TIMEOUT: {
+			char *end;
+			double sec = strtod(optarg, &end);
+			if (end == optarg || *end || !(sec > 0) || sec > 2e6)
+				return pfm_usage_fail("--timeout: not a number of seconds: '%s'", optarg);
+			o.io.timeout_ms = (int)(sec * 1000 + 0.5);
+			break;
+		}
 		case O_LENIENT: o.io.allow_no_eos = 1; break;
 		case O_FORCE: o.io.force_tty = 1; break;
 		case O_PROGRESS: o.progress = 1; break;

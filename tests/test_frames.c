@@ -440,7 +440,8 @@ static void *zproducer(void *arg)
 {
 	zjob *j = arg;
 	pfm_err e = {0};
-	pfm_writer *w = pfm_writer_open(j->spec, NULL, &e);
+	pfm_io_opts o = {.timeout_ms = 20000};
+	pfm_writer *w = pfm_writer_open(j->spec, &o, &e);
 	if (!w) {
 		j->rc = -1;
 		return NULL;
@@ -461,7 +462,8 @@ static void *zproducer(void *arg)
 static void zmq_roundtrip(const char *in_spec, const char *out_spec)
 {
 	pfm_err e = {0};
-	pfm_reader *r = pfm_reader_open(in_spec, NULL, &e);
+	pfm_io_opts o = {.timeout_ms = 20000}; /* a failed producer must not hang us */
+	pfm_reader *r = pfm_reader_open(in_spec, &o, &e);
 	CHECK(r, "%s: %s", in_spec, e.msg);
 	if (!r)
 		return;
@@ -504,6 +506,11 @@ static void test_zmq(void)
 	zmq_roundtrip(tin, tout);
 	pfm_err e = {0};
 	CHECK(!pfm_reader_open("@bogus://x", NULL, &e) && e.msg[0], "bad endpoint: %s", e.msg);
+	/* nobody sends: the timeout turns a hang into an error */
+	char quiet[310], err[600];
+	snprintf(quiet, sizeof quiet, "@ipc://%s/quiet", dir);
+	pfm_io_opts o = {.timeout_ms = 200};
+	CHECK(read_all(quiet, &o, err, sizeof err) == -1 && contains(err, "timeout"), "%s", err);
 }
 
 static void test_scan(void)
