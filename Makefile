@@ -105,6 +105,7 @@ fuzz: $(BUILD)/gen/schemas_gen.c
 
 perf: all
 	sh tests/perf/frame-throughput.sh
+	sh tests/perf/wsi-tile.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
