@@ -1,4 +1,5 @@
 #include "slide_jpeg.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -156,18 +157,6 @@ void pfm_jpeg_levels(const char *path, int nlevels, const int64_t *w,
 	TIFFClose(t);
 }
 
-static int grow(uint8_t **p, size_t *cap, size_t n)
-{
-	if (*cap >= n)
-		return 0;
-	uint8_t *q = realloc(*p, n);
-	if (!q)
-		return -1;
-	*p = q;
-	*cap = n;
-	return 0;
-}
-
 int pfm_jpeg_stream(pfm_slide_ctx *c, int fd, uint64_t fsize,
 		    const pfm_jlevel *j, int64_t index, const uint8_t **out,
 		    size_t *n, pfm_err *e)
@@ -176,7 +165,7 @@ int pfm_jpeg_stream(pfm_slide_ctx *c, int fd, uint64_t fsize,
 	if (len < 4 || len > MAX_RAW_TILE || off > fsize || len > fsize - off)
 		return pfm_errf(e, "stored tile %lld: bad offset or size",
 				(long long)index);
-	if (grow(&c->jpeg, &c->jpeg_cap, j->head_len + len))
+	if (pfm_grow(&c->jpeg, &c->jpeg_cap, j->head_len + len))
 		return pfm_errf(e, "out of memory");
 	uint8_t *p = c->jpeg + j->head_len - 2;
 	size_t got = 0;
@@ -248,7 +237,7 @@ const uint8_t *pfm_jpeg_tile(pfm_slide_ctx *c, int fd, uint64_t fsize,
 			slot = t;
 	}
 	slot->serial = 0;
-	if (grow(&slot->rgb, &slot->cap, (size_t)j->tw * j->th * 3)) {
+	if (pfm_grow(&slot->rgb, &slot->cap, (size_t)j->tw * j->th * 3)) {
 		pfm_errf(e, "out of memory");
 		return NULL;
 	}

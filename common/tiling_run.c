@@ -15,6 +15,7 @@
 #include "frame.h"
 #include "resample.h"
 #include "tiling.h"
+#include "mem.h"
 
 #define RANDOM_TRIES 100     /* draws per tile before a slide gives up */
 #define RANDOM_GIVE_UP 10    /* tiles in a row not found: slide done */
@@ -299,18 +300,6 @@ typedef struct {
 	size_t region_cap, tile_cap;
 } worker;
 
-static int ensure(uint8_t **p, size_t *cap, size_t n)
-{
-	if (*cap >= n)
-		return 0;
-	uint8_t *q = realloc(*p, n);
-	if (!q)
-		return -1;
-	*p = q;
-	*cap = n;
-	return 0;
-}
-
 static int slot_cap(slot *s, size_t n)
 {
 	if (s->cap >= n)
@@ -356,8 +345,8 @@ static int make_tile(worker *w, slot *sl, pfm_err *e)
 		return pfm_slide_read(ss->s, w->ctx, rs->level, x, y, n, n,
 				      sl->pix, e);
 	}
-	if (ensure(&w->region, &w->region_cap, src) ||
-	    ensure(&w->tile, &w->tile_cap, dst))
+	if (pfm_grow(&w->region, &w->region_cap, src) ||
+	    pfm_grow(&w->tile, &w->tile_cap, dst))
 		return pfm_errf(e, "out of memory");
 	if (pfm_slide_read(ss->s, w->ctx, rs->level, x, y, rs->src, rs->src,
 			   w->region, e))

@@ -1,6 +1,5 @@
 /* frame-cat: inspect, convert, select and validate frame streams. */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,16 +69,6 @@ static const struct option longopts[] = {
 	{"version", no_argument, 0, 'V'},
 	{0, 0, 0, 0},
 };
-
-static void warn_line(const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	pfm_warn("%s", msg);
-}
 
 int main(int argc, char **argv)
 {
@@ -157,7 +146,7 @@ int main(int argc, char **argv)
 	if (o.from_json && !o.count)
 		o.to_frames = 1; /* JSON lines in: frames out */
 	pfm_err e = {0};
-	int rc = pfm_cat_run(&o, warn_line, &e);
+	int rc = pfm_cat_run(&o, pfm_warn, &e);
 	if (rc && e.msg[0])
 		pfm_warn("%s", e.msg);
 	return rc;

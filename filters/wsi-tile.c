@@ -2,7 +2,6 @@
  * random over tissue, at target resolutions. */
 #include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,16 +100,6 @@ static const struct option longopts[] = {
 	{"version", no_argument, 0, 'V'},
 	{0, 0, 0, 0},
 };
-
-static void warn_line(const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	pfm_warn("%s", msg);
-}
 
 static int parse_pos(const char *s, double *v)
 {
@@ -296,7 +285,7 @@ int main(int argc, char **argv)
 		pfm_slide_list_free(&list);
 		return pfm_usage_fail("no slides: give paths or --slides FILE");
 	}
-	rc = pfm_wsi_run(&o, warn_line, &e);
+	rc = pfm_wsi_run(&o, pfm_warn, &e);
 	if (rc && e.msg[0])
 		pfm_warn("%s", e.msg);
 	pfm_slide_list_free(&list);

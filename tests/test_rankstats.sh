@@ -7,7 +7,7 @@
 PY=.venv/bin/python
 R=tests/ref
 if [ ! -x $PY ]; then
-	fail "$PY missing: run 'make deps' (tools/deps-py.sh) first"
+	fail "$PY missing: run 'make deps' first"
 	finish
 	exit 1
 fi

@@ -171,7 +171,7 @@ int main(void)
 {
 	const char *py = ".venv/bin/python";
 	if (access(py, X_OK)) {
-		CHECK(0, "%s missing: run `make deps` (tools/deps-py.sh) first", py);
+		CHECK(0, "%s missing: run `make deps` first", py);
 		return check_done();
 	}
 	char qpath[] = "/tmp/pfm-stats-XXXXXX";

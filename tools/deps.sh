@@ -1,7 +1,11 @@
 #!/bin/sh
-# Install the Debian packages pathfm needs to build and test, only those
-# missing. As non-root, print the command instead.
+# Install what pathfm needs to build and test, only what is missing:
+# Debian packages (libraries, compilers, the Python references' Debian
+# side) and a .venv for the references from PyPI. As non-root, print the
+# apt-get command instead. Quiet when everything is there.
 set -eu
+cd "$(dirname "$0")/.."
+# C build and tests.
 pkgs="build-essential pkg-config libopenslide-dev libtiff-dev libturbojpeg0-dev
 libzmq3-dev libopenblas-dev clang libclang-rt-14-dev jq"
 # msgpack-c: Debian 12 calls it libmsgpack-dev, newer releases libmsgpack-c-dev.
@@ -10,25 +14,41 @@ if apt-cache show libmsgpack-c-dev >/dev/null 2>&1; then
 else
 	pkgs="$pkgs libmsgpack-dev"
 fi
+# Python references (tests/ref): Debian's numeric stack; rsvg-convert to
+# render the SVG figures.
+pkgs="$pkgs python3-venv python3-numpy python3-scipy python3-pandas
+python3-statsmodels python3-matplotlib python3-seaborn librsvg2-bin"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 		missing="$missing $p"
 done
 if [ -n "$missing" ]; then
-cmd="apt-get install -y --no-install-recommends$missing"
-if [ "$(id -u)" != 0 ]; then
-	echo "pathfm: missing packages; run as root:" >&2
-	echo "  apt-get update && $cmd" >&2
-	exit 1
+	cmd="apt-get install -y --no-install-recommends$missing"
+	if [ "$(id -u)" != 0 ]; then
+		echo "pathfm: missing packages; run as root:" >&2
+		echo "  apt-get update && $cmd" >&2
+		exit 1
+	fi
+	echo "deps: installing$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	$cmd >/dev/null
 fi
-echo "deps: installing$missing" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-$cmd
+
+# PyPI references in .venv, which sees Debian's packages. scikit-posthocs
+# 0.10.0 is the first whose posthoc_nemenyi_friedman uses scipy's exact
+# studentized_range.sf (earlier: statsmodels' 3-digit psturng table). Its
+# dependencies come from Debian (--no-deps), so pip never pulls numpy or
+# scipy wheels over Debian 12's.
+SKP=0.10.0
+if [ ! -x .venv/bin/python ]; then
+	echo "deps: creating .venv" >&2
+	/usr/bin/python3 -m venv --system-site-packages .venv
 fi
-# Python test references (torch, scipy, scikit-posthocs ...): a venv in
-# .venv that sees Debian's packages, pinned versions from PyPI.
-if [ -f tools/deps-py.sh ]; then
-	sh tools/deps-py.sh
+if ! .venv/bin/python -c "import scikit_posthocs, importlib.metadata as m
+assert m.version('scikit-posthocs') == '$SKP'" >/dev/null 2>&1; then
+	echo "deps: installing scikit-posthocs==$SKP" >&2
+	.venv/bin/pip install -q --disable-pip-version-check --no-deps \
+		"scikit-posthocs==$SKP"
 fi
