@@ -88,7 +88,7 @@ static int keep_tail(cat_state *s, const pfm_frame *f)
 static int handle(cat_state *s, const pfm_frame *f)
 {
 	const pfm_cat_opts *o = s->o;
-	pfm_progress_add(&s->prog, 1, f->raw_len);
+	pfm_progress_add(&s->prog, !pfm_frame_is(f, PFM_T_EOS), f->raw_len);
 	if (pfm_frame_is(f, PFM_T_EOS))
 		return o->show_eos && !s->w && !o->count && o->tail < 0 ?
 			       emit(s, f) : GO;

@@ -81,6 +81,13 @@ has bad-json "$T/err" "stdin:2:"
 expect summary-not-input 1 "frame-cat $T/s.mpk | frame-cat -J -c"
 has summary-not-input "$T/err" "without --full"
 
+# Progress: on stderr when asked (or a terminal), never on stdout; -q wins.
+expect progress 0 frame-cat --progress -c $T/s.mpk
+has progress "$T/err" "5 frames"
+has progress-stdout "$T/out" "5"
+expect progress-quiet 0 frame-cat --progress -q -c $T/s.mpk
+empty progress-quiet "$T/err"
+
 # Atomic file output: nothing under the name unless the stream completed.
 expect atomic-fail 1 frame-cat -F -o $T/partial.mpk $T/cut.mpk
 [ ! -e $T/partial.mpk ] && [ -z "$(ls $T | grep partial)" ] && pass || fail "partial output left behind"

@@ -123,6 +123,11 @@ static void test_types_roundtrip(void)
 	pfm_build_f64(b, "value", 0.875);
 	pfm_build_i64(b, "fold", 2);
 	CHECK(pfm_write(w, b) == 0, "result");
+	pfm_build_reset(b, PFM_T_ERROR);
+	pfm_build_str(b, "where", "tile-filter");
+	pfm_build_str(b, "message", "pixels: not a JPEG");
+	pfm_build_i64(b, "frame", 17);
+	CHECK(pfm_write(w, b) == 0, "error");
 	pfm_build_reset(b, PFM_T_EOS);
 	pfm_build_i64(b, "count", 4);
 	CHECK(pfm_write(w, b) == -1 && contains(pfm_writer_error(w), "closing"),
@@ -155,8 +160,12 @@ static void test_types_roundtrip(void)
 	      !memcmp(back.data, embv[0], sizeof embv[0]), "tensor bytes");
 	CHECK(pfm_read(r, &f) == 1 && pfm_frame_is(&f, "metric"), "metric back");
 	CHECK(pfm_read(r, &f) == 1 && pfm_frame_is(&f, "result"), "result back");
+	double value;
+	CHECK(!pfm_get_f64(&f, "value", &value, &e) && value == 0.875, "value");
+	CHECK(pfm_read(r, &f) == 1 && pfm_frame_is(&f, "error"), "error back");
+	CHECK(!pfm_get_str(&f, "message", &s, &n, &e) && n == 18, "message");
 	CHECK(pfm_read(r, &f) == 0, "clean end: %s", pfm_reader_error(r));
-	CHECK(pfm_reader_count(r) == 4, "count");
+	CHECK(pfm_reader_count(r) == 5, "count");
 	pfm_reader_close(r);
 	pfm_build_free(b);
 }
