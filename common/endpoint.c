@@ -23,6 +23,11 @@ int pfm_endpoint_kind(const char *spec)
 	return PFM_EP_FILE;
 }
 
+int pfm_spec_is_zmq(const char *spec)
+{
+	return pfm_endpoint_kind(spec) == PFM_EP_ZMQ;
+}
+
 static int attach(pfm_zsock *z, const char *ep, int push, pfm_err *e)
 {
 	int bind = !push;

@@ -48,6 +48,9 @@ long long pfm_scan_object(const char *p, size_t n, size_t max_bytes,
 long long pfm_scan_object_hint(const char *p, size_t n, size_t max_bytes,
 			       size_t *need, pfm_err *e);
 
+/* Is spec a ZeroMQ endpoint (as opposed to - or a file)? */
+int pfm_spec_is_zmq(const char *spec);
+
 typedef struct pfm_reader pfm_reader;
 
 pfm_reader *pfm_reader_open(const char *spec, const pfm_io_opts *o,

@@ -6,6 +6,7 @@
 
 #include "cat.h"
 #include "cli.h"
+#include "io.h"
 
 static const char usage[] =
 "Usage: frame-cat [OPTION]... [INPUT]...\n"
@@ -145,6 +146,8 @@ int main(int argc, char **argv)
 		return pfm_usage_fail("--count prints a number: not with --frames or --full");
 	if (o.from_json && !o.count)
 		o.to_frames = 1; /* JSON lines in: frames out */
+	if (o.output && pfm_spec_is_zmq(o.output) && !o.to_frames)
+		return pfm_usage_fail("%s: only frames go to a ZeroMQ endpoint: add -F", o.output);
 	pfm_err e = {0};
 	int rc = pfm_cat_run(&o, pfm_warn, &e);
 	if (rc && e.msg[0])

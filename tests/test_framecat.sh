@@ -122,5 +122,7 @@ has zmq-tcp-count $T/zc.out "320"
 expect zmq-timeout 1 frame-cat --timeout 0.2 -c -i "@ipc://$T/nobody"
 has zmq-timeout "$T/err" "timeout"
 expect bad-timeout 2 frame-cat --timeout soon
+expect json-to-socket 2 "frame-cat -o '>ipc://$T/x' $T/s.mpk"
+has json-to-socket "$T/err" "add -F"
 
 finish
