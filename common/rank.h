@@ -3,11 +3,29 @@
 #ifndef PFM_RANK_H
 #define PFM_RANK_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "err.h"
 #include "frame.h"
 #include "stats.h"
+
+/* What tells apart the results averaged into one cell: the fold and
+ * the run, each optional (run: an integer or a string). */
+typedef struct {
+	int has_fold;
+	int64_t fold;
+	int run_kind;  /* 0 none, 1 integer, 2 string */
+	int64_t run_i;
+	char *run_s;
+} pfm_rank_unit;
+
+/* One result behind a cell (frames only). */
+typedef struct {
+	int task, model, unit;
+	double v;
+	uint64_t frame; /* its index in its stream, for errors */
+} pfm_rank_obs;
 
 typedef struct {
 	int ntasks, nmodels;
@@ -18,7 +36,17 @@ typedef struct {
 	char *metric;  /* NULL when unknown */
 	char *split;
 	int cap;
+	pfm_rank_obs *obs;     /* every result taken, frames only */
+	size_t nobs, obs_cap;
+	pfm_rank_unit *units;  /* the distinct fold/run pairs */
+	int nunits, units_cap;
 } pfm_rank_table;
+
+/* Order of units: no fold first, then by fold; then no run, integer
+ * runs by value, string runs bytewise. Frame order does not matter. */
+int pfm_rank_unit_cmp(const pfm_rank_unit *a, const pfm_rank_unit *b);
+/* "fold 2, run 'seed1'" (or "no fold or run") into buf. */
+void pfm_rank_unit_str(const pfm_rank_unit *u, char *buf, size_t n);
 
 void pfm_rank_table_free(pfm_rank_table *t);
 
@@ -44,7 +72,9 @@ int pfm_rank_acc_add(pfm_rank_acc *a, const pfm_frame *f, pfm_err *e);
 /* Move the accumulated table into t and free a. */
 int pfm_rank_acc_finish(pfm_rank_acc *a, pfm_rank_table *t, pfm_err *e);
 
-/* Round every value to d decimals (as printf / Python's round). */
+/* Round to d decimals (as printf / Python's round): one value, and
+ * every value of the table. */
+double pfm_rank_round(double v, int d);
 void pfm_rank_table_round(pfm_rank_table *t, int d);
 /* Missing cells: error naming them, or drop those tasks (*dropped). */
 int pfm_rank_table_complete(pfm_rank_table *t, int drop, int *dropped,
@@ -78,6 +108,11 @@ typedef struct {
 	int (*pair)[2];
 	pfm_wilcoxon_res *w; /* per pair; p NAN where the test failed */
 	double *w_holm;
+	/* bootstrap (pfm_rank_bootstrap): 0 replicates when not asked */
+	int boot_n;
+	uint64_t boot_seed;
+	double boot_level;
+	double *ci; /* nmodels x 4: avg rank low, high; mean low, high */
 } pfm_rank_report;
 
 extern const double pfm_rank_alphas[3];
@@ -85,6 +120,26 @@ extern const double pfm_rank_alphas[3];
 int pfm_rank_compute(pfm_rank_report *r, const pfm_rank_table *t,
 		     const pfm_rank_opts *o, pfm_err *e);
 void pfm_rank_report_free(pfm_rank_report *r);
+
+/* Bootstrap (rank_boot.c): n replicates, each drawing, for every task
+ * (in name order), as many of its units (fold/run) as it has, with
+ * replacement, the same draw for every model; a cell is the mean of its
+ * drawn values (rounded to round_d decimals if >= 0), ranked as usual.
+ * The percentile interval at level (numpy.quantile, 'linear') of each
+ * model's average rank and mean metric goes into r->ci. Draws: u =
+ * (splitmix64() >> 11) * 2^-53, index = floor(u * units); the state
+ * starts at seed. Every model of a task needs the same units. */
+typedef struct {
+	int n;
+	uint64_t seed;
+	double level;
+	int round_d;
+} pfm_rank_boot_opts;
+
+int pfm_rank_bootstrap(pfm_rank_report *r, const pfm_rank_boot_opts *b,
+		       pfm_err *e);
+/* numpy.quantile(x, q) (method 'linear') of n sorted values. */
+double pfm_quantile_sorted(const double *x, int n, double q);
 
 /* Report writers (rank_write.c): 0, or -1 on a write error. */
 int pfm_rank_write_md(FILE *f, const pfm_rank_report *r);

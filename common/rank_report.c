@@ -14,7 +14,7 @@ void pfm_rank_report_free(pfm_rank_report *r)
 	free(r->rank), free(r->avg), free(r->mean), free(r->firsts);
 	free(r->firsts_tied), free(r->order), free(r->group_names);
 	free(r->group_avg), free(r->group_n), free(r->nemenyi), free(r->pair);
-	free(r->w), free(r->w_holm);
+	free(r->w), free(r->w_holm), free(r->ci);
 	memset(r, 0, sizeof *r);
 }
 

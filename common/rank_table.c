@@ -18,6 +18,9 @@ void pfm_rank_table_free(pfm_rank_table *t)
 		free(t->models[j]);
 	free(t->tasks), free(t->groups), free(t->models);
 	free(t->v), free(t->nv), free(t->metric), free(t->split);
+	for (int u = 0; u < t->nunits; u++)
+		free(t->units[u].run_s);
+	free(t->units), free(t->obs);
 	memset(t, 0, sizeof *t);
 }
 
@@ -290,6 +293,82 @@ static int choose(const char *want, char **chosen, char **other,
 	return 0;
 }
 
+int pfm_rank_unit_cmp(const pfm_rank_unit *a, const pfm_rank_unit *b)
+{
+	if (a->has_fold != b->has_fold)
+		return a->has_fold - b->has_fold;
+	if (a->has_fold && a->fold != b->fold)
+		return a->fold < b->fold ? -1 : 1;
+	if (a->run_kind != b->run_kind)
+		return a->run_kind - b->run_kind;
+	if (a->run_kind == 1 && a->run_i != b->run_i)
+		return a->run_i < b->run_i ? -1 : 1;
+	if (a->run_kind == 2)
+		return strcmp(a->run_s, b->run_s);
+	return 0;
+}
+
+void pfm_rank_unit_str(const pfm_rank_unit *u, char *buf, size_t n)
+{
+	if (!u->has_fold && !u->run_kind) {
+		snprintf(buf, n, "no fold or run");
+		return;
+	}
+	int w = 0;
+	if (u->has_fold)
+		w = snprintf(buf, n, "fold %lld", (long long)u->fold);
+	if (w < 0 || (size_t)w >= n)
+		return;
+	const char *sep = u->has_fold ? ", " : "";
+	if (u->run_kind == 1)
+		snprintf(buf + w, n - w, "%srun %lld", sep, (long long)u->run_i);
+	else if (u->run_kind == 2)
+		snprintf(buf + w, n - w, "%srun '%s'", sep, u->run_s);
+}
+
+/* The frame's fold/run, interned in t->units: its index, -1 on error. */
+static int frame_unit(pfm_rank_table *t, const pfm_frame *f, pfm_err *e)
+{
+	pfm_rank_unit u = {0};
+	const msgpack_object *o = pfm_get(f, "fold");
+	if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+		u.has_fold = 1, u.fold = (int64_t)o->via.u64;
+	else if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		u.has_fold = 1, u.fold = o->via.i64;
+	else if (o)
+		return pfm_errf(e, "fold is not an integer");
+	o = pfm_get(f, "run");
+	if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+		u.run_kind = 1, u.run_i = (int64_t)o->via.u64;
+	else if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		u.run_kind = 1, u.run_i = o->via.i64;
+	else if (o && o->type == MSGPACK_OBJECT_STR) {
+		if (memchr(o->via.str.ptr, 0, o->via.str.size))
+			return pfm_errf(e, "run holds a NUL byte");
+		u.run_kind = 2;
+		if (!(u.run_s = dupn(o->via.str.ptr, o->via.str.size)))
+			return pfm_errf(e, "out of memory");
+	} else if (o) {
+		return pfm_errf(e, "run is neither an integer nor a string");
+	}
+	for (int i = 0; i < t->nunits; i++)
+		if (!pfm_rank_unit_cmp(&t->units[i], &u)) {
+			free(u.run_s);
+			return i;
+		}
+	if (t->nunits == t->units_cap) {
+		int cap = t->units_cap ? 2 * t->units_cap : 16;
+		pfm_rank_unit *n = realloc(t->units, sizeof *n * cap);
+		if (!n) {
+			free(u.run_s);
+			return pfm_errf(e, "out of memory");
+		}
+		t->units = n, t->units_cap = cap;
+	}
+	t->units[t->nunits] = u;
+	return t->nunits++;
+}
+
 int pfm_rank_acc_add(pfm_rank_acc *a, const pfm_frame *f, pfm_err *e)
 {
 	if (!pfm_frame_is(f, PFM_T_RESULT))
@@ -321,6 +400,16 @@ int pfm_rank_acc_add(pfm_rank_acc *a, const pfm_frame *f, pfm_err *e)
 			g = "", gn = 0;
 	}
 	pfm_rank_table *t = &a->t;
+	int u = frame_unit(t, f, e);
+	if (u < 0)
+		return pfm_err_prefix(e, "frame %llu", (unsigned long long)f->index);
+	if (t->nobs == t->obs_cap) {
+		size_t cap = t->obs_cap ? 2 * t->obs_cap : 256;
+		pfm_rank_obs *n = realloc(t->obs, sizeof *n * cap);
+		if (!n)
+			return pfm_errf(e, "out of memory");
+		t->obs = n, t->obs_cap = cap;
+	}
 	int i = find(t->tasks, t->ntasks, task, tn);
 	int j = find(t->models, t->nmodels, model, mn);
 	if (i < 0 || j < 0) {
@@ -350,7 +439,49 @@ int pfm_rank_acc_add(pfm_rank_acc *a, const pfm_frame *f, pfm_err *e)
 	size_t c = (size_t)i * t->nmodels + j;
 	a->sum[c] += v;
 	t->nv[c]++;
+	t->obs[t->nobs++] = (pfm_rank_obs){i, j, u, v, f->index};
 	return 1;
+}
+
+static const pfm_rank_table *dup_t;
+static int by_cell_unit(const void *pa, const void *pb)
+{
+	const pfm_rank_obs *a = &dup_t->obs[*(const size_t *)pa];
+	const pfm_rank_obs *b = &dup_t->obs[*(const size_t *)pb];
+	if (a->task != b->task)
+		return a->task - b->task;
+	if (a->model != b->model)
+		return a->model - b->model;
+	if (a->unit != b->unit)
+		return a->unit - b->unit;
+	return a->frame < b->frame ? -1 : a->frame > b->frame;
+}
+
+/* Two results for the same task, model, fold and run (metric and split
+ * are already one) would be averaged silently: refuse them. */
+static int check_duplicates(const pfm_rank_table *t, pfm_err *e)
+{
+	size_t *ix = malloc(sizeof *ix * (t->nobs ? t->nobs : 1));
+	if (!ix)
+		return pfm_errf(e, "out of memory");
+	for (size_t i = 0; i < t->nobs; i++)
+		ix[i] = i;
+	dup_t = t;
+	qsort(ix, t->nobs, sizeof *ix, by_cell_unit);
+	int rc = 0;
+	for (size_t i = 1; i < t->nobs && !rc; i++) {
+		const pfm_rank_obs *a = &t->obs[ix[i - 1]], *b = &t->obs[ix[i]];
+		if (a->task != b->task || a->model != b->model || a->unit != b->unit)
+			continue;
+		char u[256];
+		pfm_rank_unit_str(&t->units[a->unit], u, sizeof u);
+		rc = pfm_errf(e, "task '%s', model '%s': two results for %s (frames %llu and %llu); "
+			      "tell them apart with fold or run",
+			      t->tasks[a->task], t->models[a->model], u,
+			      (unsigned long long)a->frame, (unsigned long long)b->frame);
+	}
+	free(ix);
+	return rc;
 }
 
 int pfm_rank_acc_finish(pfm_rank_acc *a, pfm_rank_table *t, pfm_err *e)
@@ -365,6 +496,8 @@ int pfm_rank_acc_finish(pfm_rank_acc *a, pfm_rank_table *t, pfm_err *e)
 	else if (!a->t.ntasks)
 		rc = pfm_errf(e, "no result frames%s%s", a->s.metric ? " for metric " : "",
 			      a->s.metric ? a->s.metric : "");
+	else
+		rc = check_duplicates(&a->t, e);
 	if (!rc) {
 		for (size_t c = 0; c < (size_t)a->t.ntasks * a->t.nmodels; c++)
 			a->t.v[c] = a->t.nv[c] ? a->sum[c] / a->t.nv[c] : NAN;
@@ -378,14 +511,19 @@ int pfm_rank_acc_finish(pfm_rank_acc *a, pfm_rank_table *t, pfm_err *e)
 	return rc;
 }
 
-void pfm_rank_table_round(pfm_rank_table *t, int d)
+double pfm_rank_round(double v, int d)
 {
 	char b[512];
+	if (isnan(v))
+		return v;
+	snprintf(b, sizeof b, "%.*f", d, v);
+	return strtod(b, NULL);
+}
+
+void pfm_rank_table_round(pfm_rank_table *t, int d)
+{
 	for (size_t c = 0; c < (size_t)t->ntasks * t->nmodels; c++)
-		if (!isnan(t->v[c])) {
-			snprintf(b, sizeof b, "%.*f", d, t->v[c]);
-			t->v[c] = strtod(b, NULL);
-		}
+		t->v[c] = pfm_rank_round(t->v[c], d);
 }
 
 int pfm_rank_table_complete(pfm_rank_table *t, int drop, int *dropped,
@@ -393,6 +531,9 @@ int pfm_rank_table_complete(pfm_rank_table *t, int drop, int *dropped,
 {
 	*dropped = 0;
 	int keep = 0;
+	int *to = malloc(sizeof *to * (t->ntasks ? t->ntasks : 1));
+	if (!to)
+		return pfm_errf(e, "out of memory");
 	for (int i = 0; i < t->ntasks; i++) {
 		int miss = -1, nmiss = 0;
 		for (int j = 0; j < t->nmodels; j++)
@@ -401,10 +542,13 @@ int pfm_rank_table_complete(pfm_rank_table *t, int drop, int *dropped,
 					miss = j;
 				nmiss++;
 			}
-		if (miss >= 0 && !drop)
+		to[i] = -1;
+		if (miss >= 0 && !drop) {
+			free(to);
 			return pfm_errf(e, "task '%s': no result for model '%s'%s (use --drop-incomplete to skip such tasks)",
 					t->tasks[i], t->models[miss],
 					nmiss > 1 ? " and others" : "");
+		}
 		if (miss >= 0) {
 			free(t->tasks[i]);
 			free(t->groups[i]);
@@ -417,8 +561,17 @@ int pfm_rank_table_complete(pfm_rank_table *t, int drop, int *dropped,
 			sizeof *t->v * t->nmodels);
 		memmove(t->nv + (size_t)keep * t->nmodels, t->nv + (size_t)i * t->nmodels,
 			sizeof *t->nv * t->nmodels);
-		keep++;
+		to[i] = keep++;
 	}
 	t->ntasks = keep;
+	/* the results of dropped tasks go too */
+	size_t nobs = 0;
+	for (size_t o = 0; o < t->nobs; o++)
+		if (to[t->obs[o].task] >= 0) {
+			t->obs[nobs] = t->obs[o];
+			t->obs[nobs++].task = to[t->obs[o].task];
+		}
+	t->nobs = nobs;
+	free(to);
 	return 0;
 }

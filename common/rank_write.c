@@ -42,10 +42,15 @@ int pfm_rank_write_md(FILE *f, const pfm_rank_report *r)
 	fprintf(f, "## Ranking: %d models on %d tasks (%s, %s is better)\n\n", k,
 		t->ntasks, metric, r->o.higher_better ? "higher" : "lower");
 	fprintf(f, "| rank | model | avg rank | firsts | tied firsts | mean %s", metric);
+	if (r->ci)
+		fprintf(f, " | avg rank %g%% CI | mean %g%% CI", 100 * r->boot_level,
+			100 * r->boot_level);
 	for (int g = 0; g < r->ngroups; g++)
 		fprintf(f, " | avg rank %s (%d)", r->group_names[g][0] ? r->group_names[g] : "-",
 			r->group_n[g]);
 	fputs(" |\n|---:|---|---:|---:|---:|---:", f);
+	if (r->ci)
+		fputs("|---:|---:", f);
 	for (int g = 0; g < r->ngroups; g++)
 		fputs("|---:", f);
 	fputs("|\n", f);
@@ -55,6 +60,9 @@ int pfm_rank_write_md(FILE *f, const pfm_rank_report *r)
 		md_str(f, t->models[j]);
 		fprintf(f, " | %.3f | %d | %d", r->avg[j], r->firsts[j], r->firsts_tied[j]);
 		md_num(f, r->mean[j]);
+		if (r->ci)
+			fprintf(f, " | %.3f - %.3f | %.4g - %.4g", r->ci[4 * j],
+				r->ci[4 * j + 1], r->ci[4 * j + 2], r->ci[4 * j + 3]);
 		for (int g = 0; g < r->ngroups; g++)
 			fprintf(f, " | %.3f", r->group_avg[(size_t)g * k + j]);
 		fputs(" |\n", f);
@@ -87,6 +95,10 @@ int pfm_rank_write_md(FILE *f, const pfm_rank_report *r)
 			r->w_holm[p] < r->o.alpha ? " *" : "");
 	}
 	fprintf(f, "\n* Holm-adjusted Wilcoxon p < %g.\n", r->o.alpha);
+	if (r->ci)
+		fprintf(f, "\nConfidence intervals: percentile bootstrap, %d replicates "
+			"resampling each task's runs, seed %llu.\n", r->boot_n,
+			(unsigned long long)r->boot_seed);
 	return ferror(f) ? -1 : 0;
 }
 
@@ -134,6 +146,8 @@ int pfm_rank_write_csv(FILE *f, const pfm_rank_report *r, int pairs)
 		return ferror(f) ? -1 : 0;
 	}
 	fputs("rank,model,avg_rank,firsts,firsts_tied,mean", f);
+	if (r->ci)
+		fputs(",avg_rank_ci_low,avg_rank_ci_high,mean_ci_low,mean_ci_high", f);
 	for (int g = 0; g < r->ngroups; g++) {
 		fputs(",", f);
 		char h[600];
@@ -148,6 +162,8 @@ int pfm_rank_write_csv(FILE *f, const pfm_rank_report *r, int pairs)
 		csv_num(f, r->avg[j]);
 		fprintf(f, ",%d,%d", r->firsts[j], r->firsts_tied[j]);
 		csv_num(f, r->mean[j]);
+		for (int c = 0; r->ci && c < 4; c++)
+			csv_num(f, r->ci[4 * j + c]);
 		for (int g = 0; g < r->ngroups; g++)
 			csv_num(f, r->group_avg[(size_t)g * k + j]);
 		fputc('\n', f);
@@ -204,6 +220,17 @@ int pfm_rank_write_json(FILE *f, const pfm_rank_report *r)
 		fprintf(f, ",\"firsts\":%d,\"firsts_tied\":%d,\"mean\":", r->firsts[j],
 			r->firsts_tied[j]);
 		js_num(f, r->mean[j]);
+		if (r->ci) {
+			fputs(",\"avg_rank_ci\":[", f);
+			js_num(f, r->ci[4 * j]);
+			fputc(',', f);
+			js_num(f, r->ci[4 * j + 1]);
+			fputs("],\"mean_ci\":[", f);
+			js_num(f, r->ci[4 * j + 2]);
+			fputc(',', f);
+			js_num(f, r->ci[4 * j + 3]);
+			fputc(']', f);
+		}
 		if (r->ngroups) {
 			fputs(",\"group_avg_rank\":{", f);
 			for (int g = 0; g < r->ngroups; g++) {
@@ -271,6 +298,13 @@ int pfm_rank_write_json(FILE *f, const pfm_rank_report *r)
 		js_num(f, r->w_holm[p]);
 		fprintf(f, ",\"test\":\"%s\",\"zeros\":%d}", wmode(&r->w[p]), r->w[p].n_zero);
 	}
-	fputs("]}}\n", f);
+	fputs("]}", f);
+	if (r->ci) {
+		fprintf(f, ",\"bootstrap\":{\"replicates\":%d,\"seed\":%llu,\"level\":",
+			r->boot_n, (unsigned long long)r->boot_seed);
+		js_num(f, r->boot_level);
+		fputc('}', f);
+	}
+	fputs("}\n", f);
 	return ferror(f) ? -1 : 0;
 }

@@ -37,6 +37,10 @@ static const char usage[] =
 "      --alternative A     two-sided, less or greater (default two-sided)\n"
 "      --wilcoxon-mode M   auto, exact or approx (default auto, as scipy)\n"
 "  -a, --alpha A           significance level for the diagram and marks (0.05)\n"
+"      --bootstrap N       N bootstrap replicates over each task's folds/runs:\n"
+"                          confidence intervals of average rank and mean\n"
+"      --seed S            bootstrap seed (default 1)\n"
+"      --ci LEVEL          bootstrap confidence level (default 0.95)\n"
 "Output:\n"
 "  -f, --format F          md, csv or json (default md)\n"
 "      --pairs             csv: the pairwise table instead of the ranking\n"
@@ -52,10 +56,12 @@ static const char usage[] =
 "Examples:\n"
 "  rank-stats -m auroc --cd cd.svg results.mpk\n"
 "  rank-stats -t table.tsv --round 3 --against UNI -f json\n"
+"  rank-stats -m auroc --bootstrap 2000 --seed 7 results.mpk\n"
 "See rank-stats(1).\n";
 
 enum { O_LOWER = 256, O_HIGHER, O_ROUND, O_DROP, O_AGAINST, O_ZERO, O_CORR,
-       O_ALT, O_WMODE, O_PAIRS, O_CD, O_HEAT, O_MAXF, O_LENIENT };
+       O_ALT, O_WMODE, O_PAIRS, O_CD, O_HEAT, O_MAXF, O_LENIENT, O_BOOT,
+       O_SEED, O_CI };
 
 static const struct option longopts[] = {
 	{"table", required_argument, 0, 't'},
@@ -72,6 +78,9 @@ static const struct option longopts[] = {
 	{"alternative", required_argument, 0, O_ALT},
 	{"wilcoxon-mode", required_argument, 0, O_WMODE},
 	{"alpha", required_argument, 0, 'a'},
+	{"bootstrap", required_argument, 0, O_BOOT},
+	{"seed", required_argument, 0, O_SEED},
+	{"ci", required_argument, 0, O_CI},
 	{"format", required_argument, 0, 'f'},
 	{"pairs", no_argument, 0, O_PAIRS},
 	{"output", required_argument, 0, 'o'},
@@ -169,6 +178,7 @@ int main(int argc, char **argv)
 	const char *table = NULL, *lower = NULL, *higher = NULL, *format = "md";
 	const char *output = NULL, *cd_path = NULL, *heat_path = NULL;
 	pfm_rank_select sel = {0};
+	pfm_rank_boot_opts boot = {.n = 0, .seed = 1, .level = 0.95};
 	pfm_io_opts io = {0};
 	pfm_rank_opts o = {.higher_better = 1, .alpha = 0.05,
 			   .wopts = {PFM_ZERO_WILCOX, 0, PFM_ALT_TWO_SIDED, PFM_WMODE_AUTO}};
@@ -212,6 +222,21 @@ int main(int argc, char **argv)
 				return pfm_usage_fail("--format: md, csv or json, not '%s'", optarg);
 			format = optarg;
 			break;
+		case O_BOOT:
+			if (pfm_parse_i64(optarg, &v) || v < 1 || v > 10000000)
+				return pfm_usage_fail("--bootstrap: not a number of replicates (1-10000000): '%s'", optarg);
+			boot.n = (int)v;
+			break;
+		case O_SEED:
+			if (pfm_parse_i64(optarg, &v) || v < 0)
+				return pfm_usage_fail("--seed: not a non-negative integer: '%s'", optarg);
+			boot.seed = (uint64_t)v;
+			break;
+		case O_CI:
+			boot.level = strtod(optarg, &end);
+			if (*end || end == optarg || !(boot.level > 0 && boot.level < 1))
+				return pfm_usage_fail("--ci: not a level in (0, 1): '%s'", optarg);
+			break;
 		case O_PAIRS: pairs = 1; break;
 		case 'o': output = optarg; break;
 		case O_CD: cd_path = optarg; break;
@@ -235,6 +260,8 @@ int main(int argc, char **argv)
 		return pfm_usage_fail("--table and frame inputs cannot be combined");
 	if (table && sel.split)
 		return pfm_usage_fail("--split applies to result frames, not --table");
+	if (table && boot.n)
+		return pfm_usage_fail("--bootstrap resamples the runs of result frames, not --table");
 	if (pairs && strcmp(format, "csv"))
 		return pfm_usage_fail("--pairs goes with --format csv");
 	if (!table && !ninputs)
@@ -269,7 +296,10 @@ int main(int argc, char **argv)
 		pfm_rank_table_free(&t);
 		return pfm_fail("%s", e.msg);
 	}
-	if (cd_path && write_svg(cd_path, &r, 0, &e))
+	boot.round_d = round_d;
+	if (boot.n && pfm_rank_bootstrap(&r, &boot, &e))
+		rc = pfm_fail("%s", e.msg);
+	if (!rc && cd_path && write_svg(cd_path, &r, 0, &e))
 		rc = pfm_fail("%s", e.msg);
 	if (!rc && heat_path && write_svg(heat_path, &r, 1, &e))
 		rc = pfm_fail("%s", e.msg);

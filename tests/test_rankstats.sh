@@ -126,6 +126,74 @@ has frames-json "$T/out" '"metric":"auroc"'
 head -c 100 $T/res.mpk > $T/cut.mpk
 expect frames-cut 1 rank-stats -m auroc $T/cut.mpk
 
+# Duplicate results: one task x model x fold x run twice is an error.
+printf '%s\n' '{"type":"result","v":1,"task":"t1","model":"A","metric":"auroc","value":0.9,"fold":0,"run":"s1"}' \
+	'{"type":"result","v":1,"task":"t1","model":"B","metric":"auroc","value":0.8,"fold":0,"run":"s1"}' \
+	'{"type":"result","v":1,"task":"t1","model":"A","metric":"auroc","value":0.7,"fold":0,"run":"s2"}' \
+	'{"type":"result","v":1,"task":"t1","model":"B","metric":"auroc","value":0.6,"fold":0,"run":"s2"}' > $T/dupr.jsonl
+frame-cat -J $T/dupr.jsonl > $T/dupr.mpk
+expect dup-runs-ok 0 rank-stats -f csv $T/dupr.mpk
+has dup-runs-ok "$T/out" "1,A,1,1,0,0.80000000000000004"
+printf '%s\n' '{"type":"result","v":1,"task":"t1","model":"B","metric":"auroc","value":0.5,"fold":0,"run":"s2"}' >> $T/dupr.jsonl
+frame-cat -J $T/dupr.jsonl > $T/dupr.mpk
+expect dup-run 1 rank-stats $T/dupr.mpk
+has dup-run "$T/err" "rank-stats: task 't1', model 'B': two results for fold 0, run 's2' (frames 3 and 4)"
+# metric and split tell results apart too
+for sp in test val; do
+	printf '{"type":"result","v":1,"task":"t1","model":"%s","metric":"auroc","value":0.%d,"split":"%s"}\n' A 9 $sp B 8 $sp
+done > $T/dupn.jsonl
+printf '%s\n' '{"type":"result","v":1,"task":"t1","model":"A","metric":"loss","value":0.9,"split":"test"}' >> $T/dupn.jsonl
+frame-cat -J $T/dupn.jsonl > $T/dupn.mpk
+expect dup-other-split 0 rank-stats -m auroc -s test $T/dupn.mpk
+expect dup-other-split2 0 rank-stats -m auroc -s val $T/dupn.mpk
+printf '%s\n' '{"type":"result","v":1,"task":"t1","model":"A","metric":"auroc","value":0.7,"split":"val"}' >> $T/dupn.jsonl
+frame-cat -J $T/dupn.jsonl > $T/dupn.mpk
+expect dup-plain 0 rank-stats -m auroc -s test $T/dupn.mpk
+expect dup-plain-twice 1 rank-stats -m auroc -s val $T/dupn.mpk
+has dup-plain-twice "$T/err" "task 't1', model 'A': two results for no fold or run (frames 2 and 5)"
+expect dup-table 1 rank-stats -t $T/dup.csv
+has dup-table "$T/err" "task 't1' appears twice"
+
+# Bootstrap over runs: replayed draw for draw by tests/ref/boot_ref.py,
+# which must give the same doubles.
+bseeds="1 2 3 4 5 6 7 8"
+$PY $R/boot_ref.py gen $T $bseeds
+set --
+for s in $bseeds; do
+	frame-cat -J $T/b$s.jsonl > $T/b$s.mpk
+	rd=-1 ropt= lvl=0.95
+	case $s in 3|6) rd=2 ropt="--round 2" ;; 5) lvl=0.9 ;; esac
+	expect boot-$s 0 "rank-stats -f json --bootstrap $((100 + 37 * s)) --seed $((s * 1000003)) --ci $lvl $ropt $T/b$s.mpk > $T/b$s.json"
+	set -- "$@" $T/b$s.jsonl $T/b$s.json $rd
+done
+expect boot-references 0 $PY $R/boot_ref.py check "$@"
+# Deterministic, whatever the order the frames come in; the seed matters.
+expect boot-again 0 "rank-stats -f json --bootstrap 137 --seed 1000003 $T/b1.mpk > $T/b1b.json"
+same boot-again $T/b1.json $T/b1b.json
+expect boot-reversed 0 "tac $T/b1.jsonl | frame-cat -J | rank-stats -f json --bootstrap 137 --seed 1000003 > $T/b1r.json"
+for f in b1 b1r; do
+	jq -c '[.models[] | [.model, .avg_rank_ci, .mean_ci]]' $T/$f.json > $T/$f.ci
+done
+grep -q '"m0",\[[0-9.]*,[0-9.]*\],\[' $T/b1.ci && pass || fail "boot-reversed: no intervals"
+same boot-reversed $T/b1.ci $T/b1r.ci
+expect boot-seed 0 "rank-stats -f json --bootstrap 137 --seed 5 $T/b1.mpk > $T/b1s.json"
+cmp -s $T/b1.json $T/b1s.json && fail "boot-seed: another seed, same intervals" || pass
+expect boot-csv 0 rank-stats -f csv --bootstrap 50 $T/b2.mpk
+has boot-csv "$T/out" "rank,model,avg_rank,firsts,firsts_tied,mean,avg_rank_ci_low,avg_rank_ci_high,mean_ci_low,mean_ci_high"
+expect boot-md 0 rank-stats --bootstrap 50 --ci 0.9 $T/b2.mpk
+has boot-md "$T/out" "| avg rank 90% CI | mean 90% CI |"
+has boot-md-note "$T/out" "percentile bootstrap, 50 replicates resampling each task's runs, seed 1."
+expect boot-table 2 rank-stats -t $R/demsar2006.tsv --bootstrap 10
+has boot-table "$T/err" "--bootstrap resamples the runs of result frames, not --table"
+expect boot-zero 2 rank-stats --bootstrap 0 $T/b1.mpk
+expect boot-level 2 rank-stats --bootstrap 10 --ci 1.5 $T/b1.mpk
+expect boot-seed-bad 2 rank-stats --bootstrap 10 --seed -3 $T/b1.mpk
+expect boot-single 1 "head -2 $T/dupn.jsonl | frame-cat -J | rank-stats --bootstrap 10"
+has boot-single "$T/err" "one result per task and model: nothing to resample"
+head -3 $T/dupr.jsonl | frame-cat -J > $T/uneven.mpk
+expect boot-uneven 1 rank-stats --bootstrap 10 $T/uneven.mpk --drop-incomplete
+has boot-uneven "$T/err" "--bootstrap: task 't1': model 'B' has no result for fold 0, run 's2'"
+
 # Pictures: well-formed XML, cliques as Demsar's rule says, rendered.
 printf 'task,A,B,C,D,E\n' > $T/cl.csv
 i=0; while [ $i -lt 30 ]; do
@@ -140,13 +208,27 @@ expect cd-demsar 0 rank-stats -t $R/demsar2006.tsv --cd $T/cdd.svg
 [ "$(grep -c 'class="clique"' $T/cdd.svg)" = 1 ] && pass || fail "demsar: one clique"
 has cd-label $T/cdd.svg "C4.5+m+cf (1.96)"
 ls $T | grep -q 'tmp\.' && fail "temporary SVG left behind" || pass
+# Rendered by Debian's rsvg-convert: a PNG (signature, IHDR) of the
+# size the SVG declares, with something drawn on it. No skipping.
+svg_attr() { sed -n "s/.*<svg [^>]* $2=\"\([0-9]*\)\".*/\1/p" "$1" | head -1; }
+be32() { od -A n -t u1 -j "$2" -N 4 "$1" | awk '{print (($1 * 256 + $2) * 256 + $3) * 256 + $4}'; }
 if command -v rsvg-convert >/dev/null 2>&1; then
 	for s in cd hm cdd; do
-		if rsvg-convert -o $T/$s.png $T/$s.svg && [ "$(head -c 4 $T/$s.png | tail -c 3)" = PNG ] &&
-		   [ "$(wc -c < $T/$s.png)" -gt 2000 ]; then pass; else fail "rsvg-convert $s.svg"; fi
+		if ! rsvg-convert -o $T/$s.png $T/$s.svg; then
+			fail "rsvg-convert $s.svg"
+			continue
+		fi
+		sig=$(od -A n -t x1 -N 16 $T/$s.png | tr -d ' \n')
+		[ "$sig" = 89504e470d0a1a0a0000000d49484452 ] && pass || fail "$s.png: no PNG signature/IHDR: $sig"
+		w=$(svg_attr $T/$s.svg width) h=$(svg_attr $T/$s.svg height)
+		[ -n "$w" ] && [ -n "$h" ] && [ "$w" -gt 100 ] && [ "$h" -gt 100 ] && pass ||
+			fail "$s.svg: width/height '$w' '$h'"
+		[ "$(be32 $T/$s.png 16)x$(be32 $T/$s.png 20)" = "${w}x$h" ] && pass ||
+			fail "$s.png: $(be32 $T/$s.png 16)x$(be32 $T/$s.png 20), SVG says ${w}x$h"
+		[ "$(wc -c < $T/$s.png)" -gt 2000 ] && pass || fail "$s.png: only $(wc -c < $T/$s.png) bytes"
 	done
 else
-	fail "rsvg-convert missing: run 'make deps'"
+	fail "rsvg-convert missing (Debian's librsvg2-bin): run 'make deps'"
 fi
 expect cd-unwritable 1 rank-stats -t $R/demsar2006.tsv --cd /nonexistent/cd.svg
 has cd-unwritable "$T/err" "/nonexistent/cd.svg"

@@ -4,8 +4,10 @@
  * (2006) published example.
  *
  * Tolerances: ranks, average ranks and Wilcoxon statistics exact; the
- * Friedman statistic and Holm 1e-12 relative; exact Wilcoxon p 1e-12;
- * normal-approximation p 1e-9; chi-square and F tails 1e-10; q_alpha
+ * Friedman statistic, its p and Holm 1e-12 relative; exact Wilcoxon p
+ * 1e-12; chi-square and F tails 1e-12 (over the degrees of freedom where
+ * scipy itself is that accurate: its lbeta loses ~eps * lgamma(a+b), so
+ * 1e-12 breaks past d1 + d2 ~ 1000); normal-approximation p 1e-9; q_alpha
  * 1e-9; studentized range cdf/sf and Nemenyi p 1e-7 relative + 1e-10
  * absolute (scipy integrates to epsabs 1e-11 and takes sf = 1 - cdf). */
 #include <math.h>
@@ -108,7 +110,7 @@ static void friedman_case(int n, int k, const double *a, const char *tag)
 	int rc = pfm_friedman_test(rk, n, k, &f, &e);
 	cse *c = add(1e-12, 0, "friedman chi2 %s n=%d k=%d", tag, n, k);
 	c->v[0] = f.chi2, c->nv = 1, c->err = rc;
-	c = add(1e-10, 1e-300, "friedman p %s n=%d k=%d", tag, n, k);
+	c = add(1e-12, 1e-300, "friedman p %s n=%d k=%d", tag, n, k);
 	c->v[0] = f.p, c->nv = 1, c->err = rc;
 	c = add(0, 0, "average ranks %s n=%d k=%d", tag, n, k);
 	memcpy(c->v, avg, k * sizeof *avg), c->nv = k;
@@ -250,19 +252,34 @@ int main(void)
 		fputc('\n', qf);
 		NEXT_LINE(from);
 	}
-	for (int t = 0; t < 60; t++) {
-		double df = irand(1, 40), x = urand() * 4 * df;
+	/* tails down to ~1e-100: Friedman p of many tasks gets there */
+	for (int t = 0; t < 400; t++) {
+		double df = t % 4 ? irand(1, 40) : irand(41, 200);
+		double x = urand() * (t % 5 ? 4 : 12) * df;
 		int from = ncases;
-		cse *c = add(1e-10, 1e-300, "chi2 sf x=%g df=%g", x, df);
+		cse *c = add(1e-12, 1e-300, "chi2 sf x=%g df=%g", x, df);
 		c->v[0] = pfm_chi2_sf(x, df), c->nv = 1;
 		fprintf(qf, "chi2 %.17g %.17g\n", x, df);
 		NEXT_LINE(from);
-		double d1 = irand(1, 20), d2 = irand(1, 400);
-		x = urand() * 8;
+		double d1 = irand(1, 60), d2 = irand(1, t % 4 ? 100 : 600);
+		x = urand() * (t % 5 ? 8 : 40);
 		from = ncases;
-		c = add(1e-10, 1e-300, "F sf x=%g d1=%g d2=%g", x, d1, d2);
+		c = add(1e-12, 1e-300, "F sf x=%g d1=%g d2=%g", x, d1, d2);
 		c->v[0] = pfm_f_sf(x, d1, d2), c->nv = 1;
 		fprintf(qf, "fsf %.17g %.17g %.17g\n", x, d1, d2);
+		NEXT_LINE(from);
+	}
+	/* F tails where lgamma(a+b) - lgamma(a) - lgamma(b) in double lost
+	 * 2e-12 to 4e-12 (before the prefactor went to long double) */
+	static const double hard_f[][3] = {
+		{2.802, 1, 543}, {1.887, 1, 543}, {2.876, 1, 333}, {2.239, 1, 472},
+		{2.035, 1, 365}, {2.447, 1, 423}, {1.879, 2, 586}};
+	for (size_t t = 0; t < sizeof hard_f / sizeof *hard_f; t++) {
+		const double *h = hard_f[t];
+		int from = ncases;
+		cse *c = add(1e-12, 0, "F sf x=%g d1=%g d2=%g", h[0], h[1], h[2]);
+		c->v[0] = pfm_f_sf(h[0], h[1], h[2]), c->nv = 1;
+		fprintf(qf, "fsf %.17g %.17g %.17g\n", h[0], h[1], h[2]);
 		NEXT_LINE(from);
 	}
 	fclose(qf);

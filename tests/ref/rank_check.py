@@ -7,8 +7,9 @@ scikit-posthocs, recomputed from the same table.
                                        (groups of four, one Python start)
 
 check prints one line per mismatch and exits 1 if there is any.
-Tolerances: ranks exact; statistics 1e-12 relative; Wilcoxon p 1e-12
-(exact) or 1e-9 (normal); Nemenyi p 1e-7 relative + 1e-10."""
+Tolerances: ranks exact; statistics, chi-square and F p-values 1e-12
+relative; Wilcoxon p 1e-12 (exact) or 1e-9 (normal); Nemenyi p 1e-7
+relative + 1e-10."""
 import json
 import math
 import random
@@ -58,8 +59,24 @@ def check(table, report, zm="wilcox", corr="0"):
         stat, p = ss.friedmanchisquare(*[a[:, j] for j in range(k)])
         if not close(rep["friedman"]["chi2"], stat, 1e-12):
             bad.append("friedman chi2 %r vs %r" % (rep["friedman"]["chi2"], stat))
-        if not close(rep["friedman"]["p"], p, 1e-10, 1e-300):
+        if not close(rep["friedman"]["p"], p, 1e-12, 1e-300):
             bad.append("friedman p %r vs %r" % (rep["friedman"]["p"], p))
+        # Demsar's chi2_F and Iman-Davenport's F_F, from the average ranks
+        n = len(a)
+        R = ranks.mean(axis=0)
+        chi2f = 12 * n / (k * (k + 1)) * (np.sum(R ** 2) - k * (k + 1) ** 2 / 4)
+        fr = rep["friedman"]
+        if not close(fr["chi2_f"], chi2f, 1e-12, 1e-12):
+            bad.append("chi2_F %r vs %r" % (fr["chi2_f"], chi2f))
+        # the p-values of the reported statistics: the tails themselves
+        want = ss.chi2.sf(fr["chi2_f"], k - 1)
+        if not close(fr["p_chi2_f"], want, 1e-12, 1e-300):
+            bad.append("chi2_F p %r vs %r" % (fr["p_chi2_f"], want))
+        want = ss.f.sf(fr["ff"], k - 1, (k - 1) * (n - 1))
+        if fr["df1"] != k - 1 or fr["df2"] != (k - 1) * (n - 1):
+            bad.append("F_F df %r %r" % (fr["df1"], fr["df2"]))
+        if not close(fr["p_ff"], want, 1e-12, 1e-300):
+            bad.append("F_F p %r vs %r" % (fr["p_ff"], want))
     pm = np.asarray(sp.posthoc_nemenyi_friedman(a))
     order = [models.index(m["model"]) for m in rep["models"]]
     for x in range(k):
