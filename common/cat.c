@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -230,6 +231,12 @@ static int open_outputs(cat_state *s)
 		setvbuf(stdout, buf, _IOFBF, sizeof buf);
 		return 0;
 	}
+	/* A device or FIFO is written in place; a file atomically. */
+	struct stat st;
+	if (!stat(out, &st) && !S_ISREG(st.st_mode)) {
+		s->json = fopen(out, "w");
+		return s->json ? 0 : pfm_errf(s->e, "%s: %s", out, strerror(errno));
+	}
 	snprintf(s->json_tmp, sizeof s->json_tmp, "%s.tmp.%ld", out,
 		 (long)getpid());
 	s->json = fopen(s->json_tmp, "w");
@@ -250,8 +257,9 @@ static int close_outputs(cat_state *s, int ok)
 	} else if (s->json) {
 		if (fflush(s->json) || json_failed(s))
 			rc = ok ? pfm_errf(s->e, "write: %s", strerror(errno)) : -1;
-		if (s->json != stdout) {
+		if (s->json != stdout)
 			fclose(s->json);
+		if (s->json_tmp[0]) { /* a file: into place only if whole */
 			if (ok && !rc && rename(s->json_tmp, out))
 				rc = pfm_errf(s->e, "%s: %s", out, strerror(errno));
 			if (!ok || rc)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -16,7 +17,7 @@
 
 struct pfm_writer {
 	char name[256], path[4096], tmp[4200];
-	int kind, fd, failed;
+	int kind, fd, own_fd, failed;
 	char *buf;
 	size_t used;
 	msgpack_sbuffer sb; /* ZeroMQ: one message being built */
@@ -82,6 +83,22 @@ static int open_fd(pfm_writer *w, const char *spec, const pfm_io_opts *o,
 					"a terminal: redirect stdout or pipe "
 					"into frame-cat");
 		w->fd = 1;
+		return 0;
+	}
+	/* Devices, FIFOs and sockets (/dev/null, a named pipe) are written in
+	 * place: renaming onto them would replace them with a file. */
+	struct stat st;
+	if (!stat(spec, &st) && !S_ISREG(st.st_mode)) {
+		w->kind = PFM_EP_STDIO;
+		w->fd = open(spec, O_WRONLY | O_CLOEXEC);
+		if (w->fd < 0)
+			return pfm_errf(e, "%s: %s", spec, strerror(errno));
+		w->own_fd = 1;
+		if (isatty(w->fd) && !(o && o->force_tty)) {
+			close(w->fd);
+			return pfm_errf(e, "%s: refusing to write binary "
+					"frames to a terminal", spec);
+		}
 		return 0;
 	}
 	/* Atomic output: a reader never sees a half-written file under
@@ -218,6 +235,8 @@ static int finish_fd(pfm_writer *w, int complete)
 	int rc = complete ? write_eos(w) : 0;
 	if (flush(w))
 		rc = -1;
+	if (w->own_fd)
+		close(w->fd);
 	if (w->kind != PFM_EP_FILE)
 		return rc;
 	if (!rc && complete && fsync(w->fd))

@@ -94,6 +94,17 @@ expect atomic-fail 1 frame-cat -F -o $T/partial.mpk $T/cut.mpk
 expect atomic-ok 0 frame-cat -F -o $T/whole.mpk $T/s.mpk
 same atomic-ok $T/s.mpk $T/whole.mpk
 
+# Devices and FIFOs are written in place, never replaced by a file.
+expect devnull 0 frame-cat -F -o /dev/null $T/s.mpk
+expect devnull-json 0 frame-cat -o /dev/null $T/s.mpk
+[ -c /dev/null ] && pass || fail "/dev/null is no longer a device"
+mkfifo $T/fifo
+frame-cat -c $T/fifo > $T/fifo.out 2>&1 &
+expect fifo-write 0 frame-cat -F -o $T/fifo $T/s.mpk
+wait $! && pass || fail "fifo reader failed"
+has fifo-count $T/fifo.out "5"
+[ -p $T/fifo ] && pass || fail "fifo replaced by a file"
+
 # A reader that goes away: quiet exit 0.
 for i in 1 2 3 4 5 6 7 8; do cat $T/s.mpk; done > $T/many.mpk
 i=0; while [ $i -lt 8 ]; do cat $T/many.mpk; i=$((i + 1)); done > $T/big.mpk
