@@ -11,7 +11,7 @@ SAN      ?=
 
 # msgpack-c is "msgpack" on Debian 12 and "msgpack-c" on newer systems.
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-PKGS     := openslide libtiff-4 libturbojpeg libzmq $(MSGPACK_PC) openblas
+PKGS     := openslide libtiff-4 libturbojpeg libpng libzmq $(MSGPACK_PC) openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

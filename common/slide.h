@@ -85,7 +85,8 @@ int pfm_slide_write_tiff(const char *path, int64_t w, int64_t h,
 			 const pfm_slide_write_opts *o, pfm_err *e);
 
 /* --slides FILE: one path per line, or CSV with a header holding slide_id
- * and path; every other column goes to meta. */
+ * and path; every other column goes to meta. Relative paths are taken
+ * from FILE's folder (from the current one for "-", standard input). */
 typedef struct {
 	char *id, *path;
 	int ncols;

@@ -62,6 +62,17 @@ int pfm_slide_list_add(pfm_slide_list *l, const char *path, pfm_err *e)
 	return 0;
 }
 
+/* A relative path in a list file is relative to the list's folder (a
+ * CSV beside its slides works from anywhere). base: that folder with its
+ * '/', or "" for the current one. */
+static char *resolve(const char *base, const char *path)
+{
+	char *r;
+	if (!base[0] || path[0] == '/' || !path[0])
+		return strdup(path);
+	return asprintf(&r, "%s%s", base, path) < 0 ? NULL : r;
+}
+
 /* Split a CSV line in place (RFC 4180 quotes, "" inside quotes). */
 static int split(char *s, char **f, int max)
 {
@@ -111,8 +122,15 @@ int pfm_slide_list_read(pfm_slide_list *l, const char *file, pfm_err *e)
 	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
 	if (!f)
 		return pfm_errf(e, "%s: %s", file, strerror(errno));
-	char *line = NULL, *hdr = NULL;
+	char *line = NULL, *hdr = NULL, *path = NULL;
 	size_t cap = 0;
+	const char *slash = f == stdin ? NULL : strrchr(file, '/');
+	char *base = strndup(file, slash ? (size_t)(slash - file + 1) : 0);
+	if (!base) {
+		if (f != stdin)
+			fclose(f);
+		return pfm_errf(e, "out of memory");
+	}
 	char *cols[MAX_COLS], *fld[MAX_COLS];
 	int ncols = 0, id_col = -1, path_col = -1, rc = 0, lineno = 0, first = 1;
 	while (getline(&line, &cap, f) > 0) {
@@ -143,7 +161,12 @@ int pfm_slide_list_read(pfm_slide_list *l, const char *file, pfm_err *e)
 			free(copy);
 		}
 		if (path_col < 0) {
-			if ((rc = pfm_slide_list_add(l, line, e)))
+			free(path);
+			if (!(path = resolve(base, line))) {
+				rc = pfm_errf(e, "out of memory");
+				break;
+			}
+			if ((rc = pfm_slide_list_add(l, path, e)))
 				break;
 			continue;
 		}
@@ -154,7 +177,7 @@ int pfm_slide_list_read(pfm_slide_list *l, const char *file, pfm_err *e)
 			break;
 		}
 		pfm_slide_entry en = {0};
-		en.path = strdup(fld[path_col]);
+		en.path = resolve(base, fld[path_col]);
 		en.id = id_col >= 0 ? strdup(fld[id_col]) : base_id(fld[path_col]);
 		en.keys = calloc(ncols, sizeof(char *));
 		en.vals = calloc(ncols, sizeof(char *));
@@ -182,6 +205,8 @@ int pfm_slide_list_read(pfm_slide_list *l, const char *file, pfm_err *e)
 		rc = pfm_errf(e, "%s: %s", file, strerror(errno));
 	free(line);
 	free(hdr);
+	free(path);
+	free(base);
 	if (f != stdin)
 		fclose(f);
 	return rc;

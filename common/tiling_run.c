@@ -56,7 +56,8 @@ typedef struct {
 
 typedef struct {
 	job j;
-	int state;        /* 0 free, 1 being made, 2 ready */
+	int state;        /* 0 free, 1 being made, 2 ready, 3 written (out
+			   * of order, waiting for the ones before it) */
 	int skip;         /* its slide failed: nothing to write */
 	char err[512];    /* non-empty: reading it failed */
 	unsigned char *pix;
@@ -450,6 +451,39 @@ static int write_tile(pfm_writer *wr, pfm_build *b, const pfm_wsi_opts *o,
 	return pfm_write(wr, b);
 }
 
+/* The next slot to write, under mu: the oldest when it is ready; with
+ * --unordered any ready tile or failure (an end of slide waits for its
+ * turn, since it frees the slide its earlier tiles point to). */
+static slot *next_ready(run *r)
+{
+	if (r->written == r->gen_seq)
+		return NULL;
+	slot *sl = &r->slots[r->written % (uint64_t)r->nslot];
+	if (sl->state == 2)
+		return sl;
+	if (!r->o->unordered)
+		return NULL;
+	for (uint64_t q = r->written + 1; q < r->gen_seq; q++) {
+		sl = &r->slots[q % (uint64_t)r->nslot];
+		if (sl->state == 2 && sl->j.kind != J_END)
+			return sl;
+	}
+	return NULL;
+}
+
+/* A slot is written: free it and those after it written out of order. */
+static void slot_done(run *r, slot *sl)
+{
+	sl->state = 3;
+	for (;;) {
+		slot *h = &r->slots[r->written % (uint64_t)r->nslot];
+		if (r->written == r->gen_seq || h->state != 3)
+			break;
+		h->state = 0;
+		r->written++;
+	}
+}
+
 static void add_box(sstate *ss, const pfm_read_spec *rs, const pfm_tile_pos *p)
 {
 	if (ss->nbox == ss->capbox) {
@@ -543,17 +577,16 @@ int pfm_wsi_run(const pfm_wsi_opts *o, void (*warn)(const char *fmt, ...),
 	}
 	pfm_progress prog;
 	pfm_progress_init(&prog, o->progress, o->quiet);
-	for (uint64_t seq = 0; !rc; seq++) {
-		slot *sl = &r.slots[seq % (uint64_t)r.nslot];
+	while (!rc) {
+		slot *sl;
 		pthread_mutex_lock(&r.mu);
-		while (sl->state != 2 && !(r.gen_finished && seq == r.gen_seq)) {
+		while (!(sl = next_ready(&r)) && !(r.gen_finished && r.written == r.gen_seq)) {
 			r.writer_waiting = 1;
 			pthread_cond_wait(&r.done, &r.mu);
 			r.writer_waiting = 0;
 		}
-		int end = sl->state != 2;
 		pthread_mutex_unlock(&r.mu);
-		if (end)
+		if (!sl)
 			break;
 		job *j = &sl->j;
 		sstate *ss = j->ss;
@@ -569,7 +602,7 @@ int pfm_wsi_run(const pfm_wsi_opts *o, void (*warn)(const char *fmt, ...),
 			}
 			if (ss)
 				atomic_store(&ss->failed, 1);
-		} else if (j->kind == J_TILE && !sl->skip) {
+		} else if (j->kind == J_TILE && !sl->skip && !atomic_load(&ss->failed)) {
 			int w = write_tile(wr, b, o, sl);
 			if (w) {
 				if (w == -2)
@@ -601,8 +634,7 @@ int pfm_wsi_run(const pfm_wsi_opts *o, void (*warn)(const char *fmt, ...),
 		free(j->msg);
 		j->msg = NULL;
 		pthread_mutex_lock(&r.mu);
-		sl->state = 0;
-		r.written++;
+		slot_done(&r, sl);
 		if (rc)
 			r.stop = 1;
 		if (r.takers_waiting || rc)

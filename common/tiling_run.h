@@ -2,7 +2,8 @@
  * generator (grid plans or random draws) hands jobs in order to N worker
  * threads, which read, resample and encode into a ring of slots; the
  * calling thread writes the slots in order, so the output does not
- * depend on N and memory is bounded by the ring. */
+ * depend on N and memory is bounded by the ring (unordered: as they are
+ * ready, same frames in another order). */
 #ifndef PFM_TILING_RUN_H
 #define PFM_TILING_RUN_H
 
@@ -34,6 +35,7 @@ typedef struct {
 	int jpeg, quality;         /* encoding */
 	int passthrough;           /* stored JPEG tiles as they are */
 	int threads;
+	int unordered;             /* write tiles as they are made */
 	int keep_going;
 	pfm_slide_opts slide;
 	const char *thumb_dir;

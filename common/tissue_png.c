@@ -1,7 +1,8 @@
-/* tissue_png.c: --thumbnail pictures. PNG without zlib: deflate's
- * stored blocks are valid PNG data, and a thumbnail is small. */
+/* tissue_png.c: --thumbnail pictures, PNG through libpng. */
 #include <errno.h>
 #include <math.h>
+#include <png.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,103 +11,48 @@
 
 #define THUMB_MAX 768
 
-static uint32_t crc_table[256];
-
-static void crc_init(void)
+static void png_fail(png_structp p, png_const_charp msg)
 {
-	for (uint32_t n = 0; n < 256; n++) {
-		uint32_t c = n;
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-		crc_table[n] = c;
-	}
-}
-
-static uint32_t crc(uint32_t c, const uint8_t *p, size_t n)
-{
-	c = ~c;
-	while (n--)
-		c = crc_table[(c ^ *p++) & 255] ^ (c >> 8);
-	return ~c;
-}
-
-static void be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static int chunk(FILE *f, const char *type, const uint8_t *data, size_t n)
-{
-	uint8_t hdr[8], tail[4];
-	be32(hdr, (uint32_t)n);
-	memcpy(hdr + 4, type, 4);
-	uint32_t c = crc(crc(0, hdr + 4, 4), data, n);
-	be32(tail, c);
-	return fwrite(hdr, 1, 8, f) != 8 || (n && fwrite(data, 1, n, f) != n) ||
-	       fwrite(tail, 1, 4, f) != 4;
+	char *buf = png_get_error_ptr(p);
+	snprintf(buf, 256, "%s", msg);
+	png_longjmp(p, 1);
 }
 
 int pfm_png_write(const char *path, const uint8_t *rgb, int w, int h,
 		  pfm_err *e)
 {
-	if (!crc_table[1])
-		crc_init();
-	size_t row = (size_t)w * 3 + 1, raw = row * h;
-	size_t blocks = raw / 65535 + 1;
-	size_t zn = 2 + raw + blocks * 5 + 4;
-	uint8_t *z = malloc(zn);
-	if (!z)
-		return pfm_errf(e, "out of memory");
-	uint8_t *p = z;
-	*p++ = 0x78; /* deflate, 32K window, no dictionary */
-	*p++ = 0x01;
-	uint32_t a = 1, b = 0;
-	size_t left = raw, y = 0, x = 0; /* position in the filtered rows */
-	do {
-		size_t n = left < 65535 ? left : 65535;
-		*p++ = left == n;
-		*p++ = (uint8_t)n;
-		*p++ = (uint8_t)(n >> 8);
-		*p++ = (uint8_t)~n;
-		*p++ = (uint8_t)(~n >> 8);
-		for (size_t i = 0; i < n; i++) {
-			uint8_t v = x == 0 ? 0 : rgb[y * (row - 1) + x - 1];
-			if (++x == row) {
-				x = 0;
-				y++;
-			}
-			*p++ = v;
-			a = (a + v) % 65521;
-			b = (b + a) % 65521;
-		}
-		left -= n;
-	} while (left);
-	be32(p, b << 16 | a);
-	p += 4;
-	uint8_t ihdr[13];
-	be32(ihdr, (uint32_t)w);
-	be32(ihdr + 4, (uint32_t)h);
-	ihdr[8] = 8;  /* bits */
-	ihdr[9] = 2;  /* RGB */
-	ihdr[10] = ihdr[11] = ihdr[12] = 0;
 	FILE *f = fopen(path, "wb");
-	if (!f) {
-		free(z);
+	if (!f)
 		return pfm_errf(e, "%s: %s", path, strerror(errno));
+	char msg[256] = "";
+	png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, msg,
+						png_fail, NULL);
+	png_infop info = p ? png_create_info_struct(p) : NULL;
+	volatile int rc = -1;
+	if (!info) {
+		pfm_errf(e, "out of memory");
+		goto out;
 	}
-	int bad = fwrite("\x89PNG\r\n\x1a\n", 1, 8, f) != 8 ||
-		  chunk(f, "IHDR", ihdr, 13) ||
-		  chunk(f, "IDAT", z, (size_t)(p - z)) || chunk(f, "IEND", NULL, 0);
-	bad |= fclose(f) != 0;
-	free(z);
-	if (bad) {
+	if (setjmp(png_jmpbuf(p))) {
+		pfm_errf(e, "%s: PNG: %s", path, msg[0] ? msg : "write failed");
+		goto out;
+	}
+	png_init_io(p, f);
+	png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
+		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+		     PNG_FILTER_TYPE_DEFAULT);
+	png_write_info(p, info);
+	for (int y = 0; y < h; y++)
+		png_write_row(p, rgb + (size_t)y * w * 3);
+	png_write_end(p, NULL);
+	rc = 0;
+out:
+	png_destroy_write_struct(&p, info ? &info : NULL);
+	if (fclose(f) && !rc)
+		rc = pfm_errf(e, "%s: %s", path, strerror(errno));
+	if (rc)
 		remove(path);
-		return pfm_errf(e, "%s: write failed", path);
-	}
-	return 0;
+	return rc;
 }
 
 static void put(uint8_t *img, int w, int h, int x, int y, const uint8_t c[3])

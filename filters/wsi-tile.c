@@ -44,6 +44,8 @@ static const char usage[] =
 "      --passthrough      stored JPEG tiles that are exactly a requested tile\n"
 "                         go out as they are, undecoded\n"
 "  -j, --threads N        worker threads (default 1); output order is the same\n"
+"      --unordered        write tiles as workers finish them (same frames,\n"
+"                         another order)\n"
 "      --assume-mpp X     mpp of slides that do not say\n"
 "      --assume-mag X     magnification of slides that do not say\n"
 "      --no-direct        read all pixels through OpenSlide\n"
@@ -66,7 +68,8 @@ static const char usage[] =
 
 enum { O_MPP = 256, O_MAG, O_SIZE, O_STRIDE, O_SEED, O_MIN_TISSUE,
        O_THRESH, O_NO_MASK, O_THUMB, O_QUALITY, O_PASS, O_ASSUME_MPP,
-       O_ASSUME_MAG, O_NO_DIRECT, O_HWM, O_FORCE, O_PROGRESS, O_OPEN, O_VISIT };
+       O_ASSUME_MAG, O_NO_DIRECT, O_HWM, O_FORCE, O_PROGRESS, O_OPEN, O_VISIT,
+       O_UNORDERED };
 
 static const struct option longopts[] = {
 	{"output", required_argument, 0, 'o'},
@@ -88,6 +91,7 @@ static const struct option longopts[] = {
 	{"quality", required_argument, 0, O_QUALITY},
 	{"passthrough", no_argument, 0, O_PASS},
 	{"threads", required_argument, 0, 'j'},
+	{"unordered", no_argument, 0, O_UNORDERED},
 	{"assume-mpp", required_argument, 0, O_ASSUME_MPP},
 	{"assume-mag", required_argument, 0, O_ASSUME_MAG},
 	{"no-direct", no_argument, 0, O_NO_DIRECT},
@@ -235,6 +239,7 @@ int main(int argc, char **argv)
 				return rc;
 			break;
 		case O_PASS: o.passthrough = 1; break;
+		case O_UNORDERED: o.unordered = 1; break;
 		case 'j':
 			if ((rc = int_opt("threads", optarg, 1, 256, &o.threads)))
 				return rc;

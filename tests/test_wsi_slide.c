@@ -304,10 +304,12 @@ static void test_list(void)
 	CHECK(!pfm_slide_list_read(&l, path, &e), "%s", e.msg);
 	CHECK(l.n == 2, "2 slides: %d", l.n);
 	if (l.n == 2) {
-		CHECK(!strcmp(l.v[0].id, "S1") && !strcmp(l.v[0].path, "a/b.svs"), "row 1");
+		/* Relative paths are from the list's folder. */
+		CHECK(!strcmp(l.v[0].id, "S1") && !strcmp(l.v[0].path, "/tmp/a/b.svs"),
+		      "row 1: %s", l.v[0].path);
 		CHECK(l.v[0].ncols == 2 && !strcmp(l.v[0].keys[0], "case_id") &&
 		      !strcmp(l.v[0].vals[1], "tumor"), "meta of row 1");
-		CHECK(!strcmp(l.v[1].vals[0], "C,2") && !strcmp(l.v[1].path, "c d.svs") &&
+		CHECK(!strcmp(l.v[1].vals[0], "C,2") && !strcmp(l.v[1].path, "/tmp/c d.svs") &&
 		      !strcmp(l.v[1].vals[1], "say \"hi\""), "quoted fields");
 	}
 	pfm_slide_list_free(&l);
@@ -316,8 +318,9 @@ static void test_list(void)
 	fclose(f);
 	CHECK(!pfm_slide_list_read(&l, path, &e) && l.n == 2, "plain list: %s", e.msg);
 	if (l.n == 2)
-		CHECK(!strcmp(l.v[0].id, "one") && !strcmp(l.v[1].path, "two.tiff") &&
-		      !l.v[0].ncols, "ids from names");
+		CHECK(!strcmp(l.v[0].id, "one") && !strcmp(l.v[0].path, "/x/one.svs") &&
+		      !strcmp(l.v[1].path, "/tmp/two.tiff") && !l.v[0].ncols,
+		      "ids from names, absolute paths kept");
 	pfm_slide_list_free(&l);
 	f = fopen(path, "w");
 	fputs("slide_id,path\nA,a.svs,extra\n", f);

@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 # C build and tests.
 pkgs="build-essential pkg-config libopenslide-dev libtiff-dev libturbojpeg0-dev
-libzmq3-dev libopenblas-dev clang libclang-rt-14-dev jq"
+libpng-dev libzmq3-dev libopenblas-dev clang libclang-rt-14-dev jq"
 # msgpack-c: Debian 12 calls it libmsgpack-dev, newer releases libmsgpack-c-dev.
 if apt-cache show libmsgpack-c-dev >/dev/null 2>&1; then
 	pkgs="$pkgs libmsgpack-c-dev"
@@ -15,9 +15,11 @@ else
 	pkgs="$pkgs libmsgpack-dev"
 fi
 # Python references (tests/ref): Debian's numeric stack; rsvg-convert to
-# render the SVG figures.
+# render the SVG figures; Pillow, the reference PNG decoder of the wsi-tile
+# tests and openslide-python's one dependency.
 pkgs="$pkgs python3-venv python3-numpy python3-scipy python3-pandas
-python3-statsmodels python3-matplotlib python3-seaborn librsvg2-bin"
+python3-statsmodels python3-matplotlib python3-seaborn librsvg2-bin
+python3-pil"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -42,6 +44,10 @@ fi
 # dependencies come from Debian (--no-deps), so pip never pulls numpy or
 # scipy wheels over Debian 12's.
 SKP=0.10.0
+# openslide-python for the wsi-tile benchmark (tests/perf): 1.4.1 is a
+# 33 KB abi3 wheel that loads Debian's libopenslide.so.0 through ctypes
+# (no openslide-bin); Pillow comes from Debian.
+OSP=1.4.1
 if [ ! -x .venv/bin/python ]; then
 	echo "deps: creating .venv" >&2
 	/usr/bin/python3 -m venv --system-site-packages .venv
@@ -51,4 +57,10 @@ assert m.version('scikit-posthocs') == '$SKP'" >/dev/null 2>&1; then
 	echo "deps: installing scikit-posthocs==$SKP" >&2
 	.venv/bin/pip install -q --disable-pip-version-check --no-deps \
 		"scikit-posthocs==$SKP"
+fi
+if ! .venv/bin/python -c "import openslide, importlib.metadata as m
+assert m.version('openslide-python') == '$OSP'" >/dev/null 2>&1; then
+	echo "deps: installing openslide-python==$OSP" >&2
+	.venv/bin/pip install -q --disable-pip-version-check --no-deps \
+		--only-binary=:all: "openslide-python==$OSP"
 fi
