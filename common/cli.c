@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include <getopt.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -134,4 +136,36 @@ int pfm_parse_size(const char *s, size_t *out)
 		return -1;
 	*out = (size_t)v << shift;
 	return 0;
+}
+
+int pfm_io_option(int c, const char *arg, pfm_io_opts *io)
+{
+	int64_t v;
+	char *end;
+	double sec;
+	switch (c) {
+	case PFM_OPT_MAX_FRAME:
+		if (pfm_parse_size(arg, &io->max_frame) || !io->max_frame)
+			return pfm_usage_fail("--max-frame: not a size: '%s'", arg);
+		return 0;
+	case PFM_OPT_HWM:
+		if (pfm_parse_i64(arg, &v) || v < 1 || v > 1000000)
+			return pfm_usage_fail("--hwm: not a count in 1..1000000: '%s'", arg);
+		io->zmq_hwm = (int)v;
+		return 0;
+	case PFM_OPT_TIMEOUT:
+		sec = strtod(arg, &end);
+		if (end == arg || *end || !(sec > 0) || sec > 2e6)
+			return pfm_usage_fail("--timeout: not a number of seconds: '%s'", arg);
+		io->timeout_ms = (int)(sec * 1000 + 0.5);
+		return 0;
+	case PFM_OPT_LENIENT:
+		io->allow_no_eos = 1;
+		return 0;
+	case PFM_OPT_FORCE:
+		io->force_tty = 1;
+		return 0;
+	default:
+		return pfm_usage_hint(); /* getopt said why */
+	}
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "io.h"
 
 #ifndef PFM_VERSION
 #define PFM_VERSION "0.1.0"
@@ -37,6 +38,24 @@ void pfm_progress_init(pfm_progress *p, int force, int quiet);
 void pfm_progress_add(pfm_progress *p, uint64_t frames, uint64_t bytes);
 void pfm_progress_done(pfm_progress *p);
 double pfm_now(void);
+
+/* The transport options every frame program shares. A program puts the
+ * ones it accepts in its getopt_long table with these codes and hands
+ * codes it does not know to pfm_io_option. */
+enum {
+	PFM_OPT_MAX_FRAME = 0x1000, PFM_OPT_HWM, PFM_OPT_TIMEOUT,
+	PFM_OPT_LENIENT, PFM_OPT_FORCE
+};
+#define PFM_LONGOPT_MAX_FRAME {"max-frame", required_argument, 0, PFM_OPT_MAX_FRAME}
+#define PFM_LONGOPT_HWM {"hwm", required_argument, 0, PFM_OPT_HWM}
+#define PFM_LONGOPT_TIMEOUT {"timeout", required_argument, 0, PFM_OPT_TIMEOUT}
+#define PFM_LONGOPT_LENIENT {"lenient", no_argument, 0, PFM_OPT_LENIENT}
+#define PFM_LONGOPT_FORCE {"force", no_argument, 0, PFM_OPT_FORCE}
+
+/* For main's `default:` case: apply option c with value arg to io and
+ * return 0, or report a bad value or an unknown option (after getopt's
+ * own message) and return PFM_EXIT_USAGE. */
+int pfm_io_option(int c, const char *arg, pfm_io_opts *io);
 
 /* Parse helpers for option values: 0 ok, -1 bad. */
 int pfm_parse_size(const char *s, size_t *out); /* 64M, 1G, 4096 */

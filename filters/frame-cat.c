@@ -43,8 +43,7 @@ static const char usage[] =
 "  frame-cat --full a.mpk | frame-cat -J > b.mpk\n"
 "See frame-cat(1), pathfm-frames(5).\n";
 
-enum { O_FULL = 256, O_EOS, O_CHECK, O_SCHEMAS, O_TAIL, O_MAXF, O_HWM,
-       O_LENIENT, O_FORCE, O_PROGRESS, O_TIMEOUT };
+enum { O_FULL = 256, O_EOS, O_CHECK, O_SCHEMAS, O_TAIL, O_PROGRESS };
 
 static const struct option longopts[] = {
 	{"input", required_argument, 0, 'i'},
@@ -59,11 +58,11 @@ static const struct option longopts[] = {
 	{"type", required_argument, 0, 't'},
 	{"head", required_argument, 0, 'n'},
 	{"tail", required_argument, 0, O_TAIL},
-	{"max-frame", required_argument, 0, O_MAXF},
-	{"hwm", required_argument, 0, O_HWM},
-	{"lenient", no_argument, 0, O_LENIENT},
-	{"timeout", required_argument, 0, O_TIMEOUT},
-	{"force", no_argument, 0, O_FORCE},
+	PFM_LONGOPT_MAX_FRAME,
+	PFM_LONGOPT_HWM,
+	PFM_LONGOPT_LENIENT,
+	PFM_LONGOPT_TIMEOUT,
+	PFM_LONGOPT_FORCE,
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, 'q'},
 	{"help", no_argument, 0, 'h'},
@@ -76,7 +75,7 @@ int main(int argc, char **argv)
 	pfm_cli_init(argv[0]);
 	static const char *inputs[256];
 	pfm_cat_opts o = {.inputs = inputs, .head = -1, .tail = -1};
-	int c;
+	int c, rc;
 	while ((c = getopt_long(argc, argv, "i:o:FJct:n:qhV", longopts, 0)) != -1) {
 		int64_t v;
 		switch (c) {
@@ -107,30 +106,13 @@ int main(int argc, char **argv)
 						      c == 'n' ? "head" : "tail", optarg);
 			*(c == 'n' ? &o.head : &o.tail) = v;
 			break;
-		case O_MAXF:
-			if (pfm_parse_size(optarg, &o.io.max_frame) || !o.io.max_frame)
-				return pfm_usage_fail("--max-frame: not a size: '%s'", optarg);
-			break;
-		case O_HWM:
-			if (pfm_parse_i64(optarg, &v) || v < 1 || v > 1000000)
-				return pfm_usage_fail("--hwm: not a count: '%s'", optarg);
-			o.io.zmq_hwm = (int)v;
-			break;
-		case O_TIMEOUT: {
-			char *end;
-			double sec = strtod(optarg, &end);
-			if (end == optarg || *end || !(sec > 0) || sec > 2e6)
-				return pfm_usage_fail("--timeout: not a number of seconds: '%s'", optarg);
-			o.io.timeout_ms = (int)(sec * 1000 + 0.5);
-			break;
-		}
-		case O_LENIENT: o.io.allow_no_eos = 1; break;
-		case O_FORCE: o.io.force_tty = 1; break;
 		case O_PROGRESS: o.progress = 1; break;
 		case 'q': o.quiet = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': pfm_print_version(); return 0;
-		default: return pfm_usage_hint(); /* getopt said why */
+		default:
+			if ((rc = pfm_io_option(c, optarg, &o.io)))
+				return rc;
 		}
 	}
 	for (; optind < argc; optind++) {
@@ -149,7 +131,7 @@ int main(int argc, char **argv)
 	if (o.output && pfm_spec_is_zmq(o.output) && !o.to_frames)
 		return pfm_usage_fail("%s: only frames go to a ZeroMQ endpoint: add -F", o.output);
 	pfm_err e = {0};
-	int rc = pfm_cat_run(&o, pfm_warn, &e);
+	rc = pfm_cat_run(&o, pfm_warn, &e);
 	if (rc && e.msg[0])
 		pfm_warn("%s", e.msg);
 	return rc;

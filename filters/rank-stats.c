@@ -60,7 +60,7 @@ static const char usage[] =
 "See rank-stats(1).\n";
 
 enum { O_LOWER = 256, O_HIGHER, O_ROUND, O_DROP, O_AGAINST, O_ZERO, O_CORR,
-       O_ALT, O_WMODE, O_PAIRS, O_CD, O_HEAT, O_MAXF, O_LENIENT, O_BOOT,
+       O_ALT, O_WMODE, O_PAIRS, O_CD, O_HEAT, O_BOOT,
        O_SEED, O_CI };
 
 static const struct option longopts[] = {
@@ -86,8 +86,8 @@ static const struct option longopts[] = {
 	{"output", required_argument, 0, 'o'},
 	{"cd", required_argument, 0, O_CD},
 	{"heatmap", required_argument, 0, O_HEAT},
-	{"max-frame", required_argument, 0, O_MAXF},
-	{"lenient", no_argument, 0, O_LENIENT},
+	PFM_LONGOPT_MAX_FRAME,
+	PFM_LONGOPT_LENIENT,
 	{"help", no_argument, 0, 'h'},
 	{"version", no_argument, 0, 'V'},
 	{0, 0, 0, 0},
@@ -241,14 +241,11 @@ int main(int argc, char **argv)
 		case 'o': output = optarg; break;
 		case O_CD: cd_path = optarg; break;
 		case O_HEAT: heat_path = optarg; break;
-		case O_MAXF:
-			if (pfm_parse_size(optarg, &io.max_frame) || !io.max_frame)
-				return pfm_usage_fail("--max-frame: not a size: '%s'", optarg);
-			break;
-		case O_LENIENT: io.allow_no_eos = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': pfm_print_version(); return 0;
-		default: return pfm_usage_hint(); /* getopt said why */
+		default:
+			if ((v = pfm_io_option(c, optarg, &io)))
+				return (int)v;
 		}
 	}
 	for (; optind < argc; optind++) {

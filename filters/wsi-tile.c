@@ -68,7 +68,7 @@ static const char usage[] =
 
 enum { O_MPP = 256, O_MAG, O_SIZE, O_STRIDE, O_SEED, O_MIN_TISSUE,
        O_THRESH, O_NO_MASK, O_THUMB, O_QUALITY, O_PASS, O_ASSUME_MPP,
-       O_ASSUME_MAG, O_NO_DIRECT, O_HWM, O_FORCE, O_PROGRESS, O_OPEN, O_VISIT,
+       O_ASSUME_MAG, O_NO_DIRECT, O_PROGRESS, O_OPEN, O_VISIT,
        O_UNORDERED };
 
 static const struct option longopts[] = {
@@ -96,8 +96,8 @@ static const struct option longopts[] = {
 	{"assume-mag", required_argument, 0, O_ASSUME_MAG},
 	{"no-direct", no_argument, 0, O_NO_DIRECT},
 	{"keep-going", no_argument, 0, 'k'},
-	{"hwm", required_argument, 0, O_HWM},
-	{"force", no_argument, 0, O_FORCE},
+	PFM_LONGOPT_HWM,
+	PFM_LONGOPT_FORCE,
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, 'q'},
 	{"help", no_argument, 0, 'h'},
@@ -254,16 +254,13 @@ int main(int argc, char **argv)
 			break;
 		case O_NO_DIRECT: o.slide.no_direct = 1; break;
 		case 'k': o.keep_going = 1; break;
-		case O_HWM:
-			if ((rc = int_opt("hwm", optarg, 1, 1000000, &o.io.zmq_hwm)))
-				return rc;
-			break;
-		case O_FORCE: o.io.force_tty = 1; break;
 		case O_PROGRESS: o.progress = 1; break;
 		case 'q': o.quiet = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': pfm_print_version(); return 0;
-		default: return pfm_usage_hint(); /* getopt said why */
+		default:
+			if ((rc = pfm_io_option(c, optarg, &o.io)))
+				return rc;
 		}
 	}
 	if (o.passthrough && !o.jpeg)
