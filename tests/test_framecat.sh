@@ -119,13 +119,13 @@ if command -v script >/dev/null 2>&1; then
 fi
 
 # ZeroMQ: frames over ipc and tcp, ended by the eos frame.
-frame-cat --timeout 30 -F -i "@ipc://$T/sock" > $T/z.mpk 2>$T/z.err &
+frame-cat --timeout 30 --hwm 64 -F -i "@ipc://$T/sock" > $T/z.mpk 2>$T/z.err &
 pid=$!
 expect zmq-send 0 "frame-cat -F -o '>ipc://$T/sock' $T/s.mpk"
 wait $pid && pass || fail "zmq receiver failed: $(cat $T/z.err)"
 same zmq-ipc $T/s.mpk $T/z.mpk
 port=$((30000 + $$ % 20000))
-frame-cat --timeout 30 -c -i "@tcp://127.0.0.1:$port" > $T/zc.out 2>$T/z.err &
+frame-cat --timeout 30 --hwm 400 -c -i "@tcp://127.0.0.1:$port" > $T/zc.out 2>$T/z.err &
 pid=$!
 expect zmq-tcp-send 0 "frame-cat -F -o '>tcp://127.0.0.1:$port' $T/big.mpk"
 wait $pid && pass || fail "zmq tcp receiver failed: $(cat $T/z.err)"
