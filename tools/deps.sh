@@ -20,6 +20,11 @@ fi
 pkgs="$pkgs python3-venv python3-numpy python3-scipy python3-pandas
 python3-statsmodels python3-matplotlib python3-seaborn librsvg2-bin
 python3-pil"
+# embed/distill-step/mil-train references: Debian's CPU torch 1.13 (never
+# PyPI's, which pulls gigabytes of CUDA wheels), torchvision for timm,
+# sklearn for metrics; regex/tqdm/wcwidth are open_clip's and ftfy's.
+pkgs="$pkgs python3-torch python3-torchvision python3-sklearn python3-regex
+python3-tqdm python3-wcwidth python3-yaml"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -64,3 +69,22 @@ assert m.version('openslide-python') == '$OSP'" >/dev/null 2>&1; then
 	.venv/bin/pip install -q --disable-pip-version-check --no-deps \
 		--only-binary=:all: "openslide-python==$OSP"
 fi
+
+# The model references (tests/ref): timm's ViTs with their own tensor
+# names, safetensors to write checkpoints, open_clip's CoCa attentional
+# pooler (CONCH), scikit-survival's c-index. All --no-deps so pip never
+# replaces Debian's torch, numpy or sklearn: timm 1.0.11 and open_clip
+# 2.26.1 run on torch 1.13; scikit-survival 0.21.0 is the release built
+# for sklearn 1.2 (Debian 12's).
+pin() { # module dist version
+	.venv/bin/python -c "import $1, importlib.metadata as m
+assert m.version('$2') == '$3'" >/dev/null 2>&1 && return 0
+	echo "deps: installing $2==$3" >&2
+	.venv/bin/pip install -q --disable-pip-version-check --no-deps \
+		--only-binary=:all: "$2==$3"
+}
+pin safetensors safetensors 0.4.5
+pin timm timm 1.0.11
+pin ftfy ftfy 6.2.3
+pin open_clip open_clip_torch 2.26.1
+pin sksurv scikit-survival 0.21.0
