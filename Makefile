@@ -103,9 +103,10 @@ fuzz: $(BUILD)/gen/schemas_gen.c
 	$(FUZZ_BIN)/fuzz_frames -max_total_time=$${FUZZ_SECONDS:-60} \
 	  -artifact_prefix=$(FUZZ_BIN)/ $(FUZZ_BIN)/corpus tests/fuzz/corpus/frames
 
+# Every benchmark script, one after another (each prints and checks its
+# own table; RESULTS.md holds the recorded runs).
 perf: all
-	sh tests/perf/frame-throughput.sh
-	sh tests/perf/wsi-tile.sh
+	for s in tests/perf/*.sh; do sh "$$s" || exit 1; done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -22,9 +22,9 @@ python3-statsmodels python3-matplotlib python3-seaborn librsvg2-bin
 python3-pil"
 # embed/distill-step/mil-train references: Debian's CPU torch 1.13 (never
 # PyPI's, which pulls gigabytes of CUDA wheels), torchvision for timm,
-# sklearn for metrics; regex/tqdm/wcwidth are open_clip's and ftfy's.
+# sklearn for metrics, OpenCV for tile-filter's HSV and Laplacian; regex/tqdm/wcwidth are open_clip's and ftfy's.
 pkgs="$pkgs python3-torch python3-torchvision python3-sklearn python3-regex
-python3-tqdm python3-wcwidth python3-yaml"
+python3-tqdm python3-wcwidth python3-yaml python3-opencv"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
