@@ -1,0 +1,458 @@
+/* preprocess.c: PIL's resize, torchvision's centre crop and normalisation
+ * (see preprocess.h for the exact definition).
+ *
+ * The resize reimplements the arithmetic of Pillow's libImaging
+ * (Resample.c for bicubic/bilinear, Geometry.c's scale-only affine for
+ * nearest) as of 9.4.0. Later Pillow releases replaced the clip table and
+ * added 16-bit paths; the 8-bit arithmetic is unchanged. Every double
+ * expression keeps PIL's operation order: the build is ISO C (-std=c11),
+ * so GCC does not contract a*b+c into fused multiply-adds, which would
+ * change the last bits of a weight and, rarely, an output byte.
+ *
+ * Only the output pixels a crop keeps are computed: each output pixel
+ * depends on its own weights alone, so a window of PIL's output is
+ * bitwise the same as cropping it afterwards. */
+#include "preprocess.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+
+#define PREC 22 /* PIL's PRECISION_BITS, 32 - 8 - 2 */
+#define HALF (1 << (PREC - 1))
+
+/* Weights of one axis for the output positions [from, from + n) of an
+ * in -> out resize: output i reads cnt[i] samples from lo[i] with the
+ * fixed-point weights k[i * ksize ..]. Kept while the key is the same
+ * (every tile of a stream has the same size). */
+typedef struct {
+	int in, out, from, n, interp, valid;
+	int ksize;
+	int *lo, *cnt;
+	int32_t *k;
+	double *w;
+	size_t lo_cap, cnt_cap, k_cap, w_cap;
+} axis;
+
+struct pfm_prep_ws {
+	axis ax, ay;
+	uint8_t *tmp; /* horizontal pass output */
+	int32_t *acc; /* vertical pass sums, one output row */
+	uint8_t *img; /* resized window (pfm_prep_run) */
+	int *tab;     /* nearest: source index per output column */
+	size_t tmp_cap, acc_cap, img_cap, tab_cap;
+	float lut[3][256];
+	float lut_mean[3], lut_std[3];
+	int lut_ok;
+};
+
+pfm_prep_ws *pfm_prep_ws_new(void)
+{
+	return calloc(1, sizeof(pfm_prep_ws));
+}
+
+static void axis_free(axis *a)
+{
+	free(a->lo);
+	free(a->cnt);
+	free(a->k);
+	free(a->w);
+}
+
+void pfm_prep_ws_free(pfm_prep_ws *ws)
+{
+	if (!ws)
+		return;
+	axis_free(&ws->ax);
+	axis_free(&ws->ay);
+	free(ws->tmp);
+	free(ws->acc);
+	free(ws->img);
+	free(ws->tab);
+	free(ws);
+}
+
+/* The filters as PIL writes them (the same operation order matters). */
+static double bicubic(double x)
+{
+	const double a = -0.5;
+	if (x < 0.0)
+		x = -x;
+	if (x < 1.0)
+		return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+	if (x < 2.0)
+		return (((x - 5) * x + 8) * x - 4) * a;
+	return 0.0;
+}
+
+static double triangle(double x)
+{
+	if (x < 0.0)
+		x = -x;
+	return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+static int axis_make(axis *a, int in, int out, int from, int n,
+		     pfm_interp ip, pfm_err *e)
+{
+	if (a->valid && a->in == in && a->out == out && a->from == from &&
+	    a->n == n && a->interp == (int)ip)
+		return 0;
+	a->valid = 0;
+	double (*filt)(double) = ip == PFM_INTERP_BICUBIC ? bicubic : triangle;
+	double scale = (double)in / out, fscale = scale < 1.0 ? 1.0 : scale;
+	double support = (ip == PFM_INTERP_BICUBIC ? 2.0 : 1.0) * fscale;
+	double ss = 1.0 / fscale;
+	/* sides <= 65536 keep this below 2^18 taps */
+	int ksize = (int)ceil(support) * 2 + 1;
+	if (pfm_grow(&a->lo, &a->lo_cap, (size_t)n * sizeof(int)) ||
+	    pfm_grow(&a->cnt, &a->cnt_cap, (size_t)n * sizeof(int)) ||
+	    pfm_grow(&a->k, &a->k_cap, (size_t)n * ksize * sizeof(int32_t)) ||
+	    pfm_grow(&a->w, &a->w_cap, (size_t)ksize * sizeof(double)))
+		return pfm_errf(e, "out of memory for %d x %d resize weights",
+				n, ksize);
+	for (int i = 0; i < n; i++) {
+		double center = (from + i + 0.5) * scale;
+		int xmin = (int)(center - support + 0.5);
+		int xmax = (int)(center + support + 0.5);
+		if (xmin < 0)
+			xmin = 0;
+		if (xmax > in)
+			xmax = in;
+		int cnt = xmax - xmin;
+		double ww = 0.0;
+		for (int x = 0; x < cnt; x++) {
+			a->w[x] = filt((x + xmin - center + 0.5) * ss);
+			ww += a->w[x];
+		}
+		int32_t *k = a->k + (size_t)i * ksize;
+		for (int x = 0; x < cnt; x++) {
+			double v = ww != 0.0 ? a->w[x] / ww : a->w[x];
+			/* to fixed point, rounding half away from zero */
+			k[x] = v < 0 ? (int32_t)(-0.5 + v * (1 << PREC))
+				     : (int32_t)(0.5 + v * (1 << PREC));
+		}
+		for (int x = cnt; x < ksize; x++)
+			k[x] = 0;
+		a->lo[i] = xmin;
+		a->cnt[i] = cnt;
+	}
+	a->in = in, a->out = out, a->from = from, a->n = n;
+	a->interp = (int)ip, a->ksize = ksize, a->valid = 1;
+	return 0;
+}
+
+static inline uint8_t clip8(int32_t v)
+{
+	return v < 0 ? 0 : v >= (256 << PREC) ? 255 : (uint8_t)(v >> PREC);
+}
+
+/* Horizontal pass over source rows [y0, y1): out is (y1 - y0) x a->n x 3. */
+static void pass_h(const uint8_t *src, size_t stride, int y0, int y1,
+		   const axis *a, uint8_t *out)
+{
+	for (int y = y0; y < y1; y++) {
+		const uint8_t *row = src + (size_t)y * stride;
+		uint8_t *o = out + (size_t)(y - y0) * a->n * 3;
+		for (int i = 0; i < a->n; i++) {
+			const uint8_t *p = row + (size_t)a->lo[i] * 3;
+			const int32_t *k = a->k + (size_t)i * a->ksize;
+			int32_t s0 = HALF, s1 = HALF, s2 = HALF;
+			for (int x = 0, cnt = a->cnt[i]; x < cnt; x++) {
+				s0 += p[3 * x] * k[x];
+				s1 += p[3 * x + 1] * k[x];
+				s2 += p[3 * x + 2] * k[x];
+			}
+			o[3 * i] = clip8(s0);
+			o[3 * i + 1] = clip8(s1);
+			o[3 * i + 2] = clip8(s2);
+		}
+	}
+}
+
+/* Vertical pass: output row i of m bytes sums rows lo[i] - row0 .. of mid.
+ * Taps outermost so the inner loops run over contiguous bytes; the fixed
+ * blocks of 16 let -O2 vectorise them. Integer sums: the order does not
+ * change the result. */
+static void pass_v(const uint8_t *mid, size_t stride, int row0,
+		   const axis *a, int m, int32_t *acc, uint8_t *dst)
+{
+	for (int i = 0; i < a->n; i++) {
+		const int32_t *k = a->k + (size_t)i * a->ksize;
+		const uint8_t *r0 = mid + (size_t)(a->lo[i] - row0) * stride;
+		uint8_t *o = dst + (size_t)i * m;
+		int j;
+		for (j = 0; j < m; j++)
+			acc[j] = HALF;
+		for (int t = 0, cnt = a->cnt[i]; t < cnt; t++) {
+			const uint8_t *r = r0 + (size_t)t * stride;
+			int32_t kt = k[t];
+			for (j = 0; j + 16 <= m; j += 16)
+				for (int q = 0; q < 16; q++)
+					acc[j + q] += r[j + q] * kt;
+			for (; j < m; j++)
+				acc[j] += r[j] * kt;
+		}
+		for (j = 0; j + 16 <= m; j += 16)
+			for (int q = 0; q < 16; q++)
+				o[j + q] = clip8(acc[j + q]);
+		for (; j < m; j++)
+			o[j] = clip8(acc[j]);
+	}
+}
+
+/* Nearest, PIL's way: position (i + 0.5) * in / out, summed step by step
+ * in double from i = 0 as ImagingScaleAffine does, truncated; outside the
+ * image (never in practice) -1, a zero pixel. tab gets [from, from + n). */
+static void nearest_tab(int in, int out, int from, int n, int *tab)
+{
+	double step = (double)in / out, pos = step * 0.5;
+	for (int i = 0; i < from + n; i++, pos += step) {
+		if (i < from)
+			continue;
+		int s = pos < 0.0 ? -1 : (int)pos;
+		tab[i - from] = s >= 0 && s < in ? s : -1;
+	}
+}
+
+static int resize_nearest(pfm_prep_ws *ws, const uint8_t *src, int sw,
+			  int sh, int dw, int dh, int x0, int y0, int cw,
+			  int ch, uint8_t *dst, pfm_err *e)
+{
+	if (pfm_grow(&ws->tab, &ws->tab_cap,
+		     (size_t)(cw + ch) * sizeof(int)))
+		return pfm_errf(e, "out of memory");
+	int *tx = ws->tab, *ty = ws->tab + cw;
+	nearest_tab(sw, dw, x0, cw, tx);
+	nearest_tab(sh, dh, y0, ch, ty);
+	for (int y = 0; y < ch; y++) {
+		uint8_t *o = dst + (size_t)y * cw * 3;
+		if (ty[y] < 0) {
+			memset(o, 0, (size_t)cw * 3);
+			continue;
+		}
+		const uint8_t *row = src + (size_t)ty[y] * sw * 3;
+		for (int x = 0; x < cw; x++) {
+			if (tx[x] < 0) {
+				memset(o + 3 * x, 0, 3);
+				continue;
+			}
+			memcpy(o + 3 * x, row + (size_t)tx[x] * 3, 3);
+		}
+	}
+	return 0;
+}
+
+/* Output pixels [x0, x0 + cw) x [y0, y0 + ch) of PIL's dw x dh resize of
+ * src into dst (cw x ch x 3, packed). Arguments already checked. */
+static int resize_window(pfm_prep_ws *ws, const uint8_t *src, int sw,
+			 int sh, int dw, int dh, int x0, int y0, int cw,
+			 int ch, pfm_interp ip, uint8_t *dst, pfm_err *e)
+{
+	if (ip == PFM_INTERP_NEAREST && (dw != sw || dh != sh))
+		return resize_nearest(ws, src, sw, sh, dw, dh, x0, y0, cw, ch,
+				      dst, e);
+	/* PIL skips a pass whose side is unchanged. */
+	int need_h = dw != sw, need_v = dh != sh;
+	const uint8_t *mid = src + (size_t)x0 * 3;
+	size_t stride = (size_t)sw * 3, m = (size_t)cw * 3;
+	int row0 = 0, r0 = y0, r1 = y0 + ch;
+	if (need_v) {
+		if (axis_make(&ws->ay, sh, dh, y0, ch, ip, e))
+			return -1;
+		r0 = ws->ay.lo[0], r1 = r0;
+		for (int i = 0; i < ch; i++) {
+			int lo = ws->ay.lo[i], hi = lo + ws->ay.cnt[i];
+			r0 = lo < r0 ? lo : r0;
+			r1 = hi > r1 ? hi : r1;
+		}
+	}
+	if (need_h) {
+		if (axis_make(&ws->ax, sw, dw, x0, cw, ip, e))
+			return -1;
+		if (pfm_grow(&ws->tmp, &ws->tmp_cap, (size_t)(r1 - r0) * m))
+			return pfm_errf(e, "out of memory resizing to %dx%d",
+					dw, dh);
+		pass_h(src, stride, r0, r1, &ws->ax, ws->tmp);
+		mid = ws->tmp, stride = m, row0 = r0;
+	}
+	if (!need_v) {
+		for (int y = 0; y < ch; y++)
+			memcpy(dst + (size_t)y * m,
+			       mid + (size_t)(y0 + y - row0) * stride, m);
+		return 0;
+	}
+	if (pfm_grow(&ws->acc, &ws->acc_cap, m * sizeof(int32_t)))
+		return pfm_errf(e, "out of memory resizing to %dx%d", dw, dh);
+	pass_v(mid, stride, row0, &ws->ay, (int)m, ws->acc, dst);
+	return 0;
+}
+
+static int side_ok(int n, const char *what, pfm_err *e)
+{
+	if (n <= 0 || n > PFM_PREP_SIDE_MAX)
+		return pfm_errf(e, "%s %d: must be 1 to %d", what, n,
+				PFM_PREP_SIDE_MAX);
+	return 0;
+}
+
+static int interp_ok(pfm_interp ip, pfm_err *e)
+{
+	if (ip != PFM_INTERP_BICUBIC && ip != PFM_INTERP_BILINEAR &&
+	    ip != PFM_INTERP_NEAREST)
+		return pfm_errf(e, "unknown interpolation %d", (int)ip);
+	return 0;
+}
+
+int pfm_resize_pil(pfm_prep_ws *ws, const uint8_t *src, int sw, int sh,
+		   uint8_t *dst, int dw, int dh, pfm_interp interp, pfm_err *e)
+{
+	if (!ws || !src || !dst)
+		return pfm_errf(e, "resize: NULL %s",
+				!ws ? "workspace" : !src ? "source" : "output");
+	if (side_ok(sw, "resize: source width", e) ||
+	    side_ok(sh, "resize: source height", e) ||
+	    side_ok(dw, "resize: output width", e) ||
+	    side_ok(dh, "resize: output height", e) || interp_ok(interp, e))
+		return -1;
+	return resize_window(ws, src, sw, sh, dw, dh, 0, 0, dw, dh, interp,
+			     dst, e);
+}
+
+int pfm_prep_check(const pfm_prep *p, pfm_err *e)
+{
+	if (!p)
+		return pfm_errf(e, "preprocess: no parameters");
+	if (p->resize < 0 || p->resize_w < 0 || p->resize_h < 0)
+		return pfm_errf(e, "preprocess: negative resize");
+	if (p->resize && (p->resize_w || p->resize_h))
+		return pfm_errf(e, "preprocess: resize %d and %dx%d both set",
+				p->resize, p->resize_w, p->resize_h);
+	if ((p->resize_w > 0) != (p->resize_h > 0))
+		return pfm_errf(e, "preprocess: resize %dx%d needs both sides",
+				p->resize_w, p->resize_h);
+	if ((p->resize && side_ok(p->resize, "preprocess: resize", e)) ||
+	    (p->resize_w && side_ok(p->resize_w, "preprocess: resize width", e)) ||
+	    (p->resize_h && side_ok(p->resize_h, "preprocess: resize height", e)) ||
+	    side_ok(p->crop_w, "preprocess: crop width", e) ||
+	    side_ok(p->crop_h, "preprocess: crop height", e) ||
+	    interp_ok(p->interp, e))
+		return -1;
+	for (int c = 0; c < 3; c++)
+		if (!isfinite(p->mean[c]) || !isfinite(p->std[c]) ||
+		    p->std[c] == 0.0f)
+			return pfm_errf(e,
+					"preprocess: channel %d mean %g std %g "
+					"(finite, std not 0)",
+					c, p->mean[c], p->std[c]);
+	return 0;
+}
+
+/* torchvision's output size for Resize (see preprocess.h). */
+static int resized_dims(const pfm_prep *p, int w, int h, int *rw, int *rh,
+			pfm_err *e)
+{
+	*rw = w, *rh = h;
+	if (p->resize_w > 0) {
+		*rw = p->resize_w, *rh = p->resize_h;
+	} else if (p->resize > 0) {
+		int shrt = w <= h ? w : h, lng = w <= h ? h : w;
+		/* Python: int(R * long / short), the quotient in double */
+		double q = (double)((int64_t)p->resize * lng) / shrt;
+		if (q > PFM_PREP_SIDE_MAX)
+			return pfm_errf(e,
+					"preprocess: resize %d of %dx%d makes "
+					"a side of %.0f (at most %d)",
+					p->resize, w, h, q, PFM_PREP_SIDE_MAX);
+		int l = (int)q;
+		*rw = w <= h ? p->resize : l;
+		*rh = w <= h ? l : p->resize;
+	}
+	return 0;
+}
+
+/* One axis of CenterCrop: the crop of c from n starts at `skip` in the
+ * (resized) image and puts its first image pixel at `at` of the output,
+ * copying `len` pixels; the rest is padding. */
+static void crop_axis(int n, int c, int *skip, int *at, int *len)
+{
+	if (c > n) { /* torchvision pads (c - n) // 2 before */
+		*skip = 0, *at = (c - n) / 2, *len = n;
+		return;
+	}
+	int d = n - c, half = d / 2; /* int(round(d / 2.0)), half to even */
+	*skip = d % 2 && half % 2 ? half + 1 : half;
+	*at = 0, *len = c;
+}
+
+static void lut_update(pfm_prep_ws *ws, const pfm_prep *p)
+{
+	if (ws->lut_ok && !memcmp(ws->lut_mean, p->mean, sizeof p->mean) &&
+	    !memcmp(ws->lut_std, p->std, sizeof p->std))
+		return;
+	for (int c = 0; c < 3; c++)
+		for (int v = 0; v < 256; v++) {
+			float x = (float)v / 255.0f; /* ToTensor */
+			float d = x - p->mean[c];    /* Normalize: sub_, div_ */
+			ws->lut[c][v] = d / p->std[c];
+		}
+	memcpy(ws->lut_mean, p->mean, sizeof p->mean);
+	memcpy(ws->lut_std, p->std, sizeof p->std);
+	ws->lut_ok = 1;
+}
+
+int pfm_prep_run(const pfm_prep *p, pfm_prep_ws *ws, const uint8_t *rgb,
+		 int w, int h, float *out, pfm_err *e)
+{
+	if (pfm_prep_check(p, e))
+		return -1;
+	if (!ws || !rgb || !out)
+		return pfm_errf(e, "preprocess: NULL %s",
+				!ws ? "workspace" : !rgb ? "image" : "output");
+	if (side_ok(w, "preprocess: image width", e) ||
+	    side_ok(h, "preprocess: image height", e))
+		return -1;
+	int rw, rh, sx, sy, ax, ay, lw, lh;
+	if (resized_dims(p, w, h, &rw, &rh, e))
+		return -1;
+	int cw = p->crop_w, ch = p->crop_h;
+	crop_axis(rw, cw, &sx, &ax, &lw);
+	crop_axis(rh, ch, &sy, &ay, &lh);
+	/* the kept window of the resized image, at view with row stride vs */
+	const uint8_t *view;
+	size_t vs;
+	if (rw == w && rh == h) {
+		view = rgb + ((size_t)sy * w + sx) * 3, vs = (size_t)w * 3;
+	} else {
+		if (pfm_grow(&ws->img, &ws->img_cap, (size_t)lw * lh * 3))
+			return pfm_errf(e, "preprocess: out of memory");
+		if (resize_window(ws, rgb, w, h, rw, rh, sx, sy, lw, lh,
+				  p->interp, ws->img, e))
+			return pfm_err_prefix(e, "preprocess");
+		view = ws->img, vs = (size_t)lw * 3;
+	}
+	lut_update(ws, p);
+	size_t plane = (size_t)cw * ch;
+	for (int c = 0; c < 3; c++) {
+		const float *lut = ws->lut[c];
+		float *o = out + c * plane, zero = lut[0];
+		for (int y = 0; y < ch; y++, o += cw) {
+			int iy = y - ay;
+			if (iy < 0 || iy >= lh) {
+				for (int x = 0; x < cw; x++)
+					o[x] = zero;
+				continue;
+			}
+			const uint8_t *r = view + (size_t)iy * vs + c;
+			for (int x = 0; x < ax; x++)
+				o[x] = zero;
+			for (int x = 0; x < lw; x++)
+				o[ax + x] = lut[r[3 * x]];
+			for (int x = ax + lw; x < cw; x++)
+				o[x] = zero;
+		}
+	}
+	return 0;
+}
