@@ -51,6 +51,10 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The ViT's elementwise kernels: -O3 so their loops vectorise (with the
+# AVX-512/AVX2 clones the source asks for); results do not depend on it.
+$(BUILD)/common/vit_kernels.o: OPT += -O3 -fno-math-errno -fno-trapping-math
+
 $(BUILD)/common/cuda/%.o: common/cuda/%.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -O2 -std=c++17 -Icommon -arch=sm_90 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -c $< -o $@

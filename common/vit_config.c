@@ -1,0 +1,241 @@
+/* vit_config.c: the JSON model configuration (see embed(1), MODEL
+ * CONFIGURATION). */
+#include "vit_config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "frame.h"
+#include "json.h"
+#include "preprocess.h"
+
+/* Keys a converter may add for people; read by no one. */
+static const char *const info_keys[] = {"format", "source", "preset",
+					"license", "notes", "url", NULL};
+
+static int get_int(const msgpack_object *v, const char *k, int lo, int hi,
+		   int *out, pfm_err *e)
+{
+	int64_t x;
+	if (pfm_obj_i64(v, &x) || x < lo || x > hi)
+		return pfm_errf(e, "\"%s\" must be an integer in %d..%d", k,
+				lo, hi);
+	*out = (int)x;
+	return 0;
+}
+
+static int get_bool(const msgpack_object *v, const char *k, int *out,
+		    pfm_err *e)
+{
+	if (v->type != MSGPACK_OBJECT_BOOLEAN)
+		return pfm_errf(e, "\"%s\" must be true or false", k);
+	*out = v->via.boolean;
+	return 0;
+}
+
+static int get_float(const msgpack_object *v, const char *k, float *out,
+		     pfm_err *e)
+{
+	double x;
+	if (pfm_obj_f64(v, &x) || !isfinite(x))
+		return pfm_errf(e, "\"%s\" must be a number", k);
+	*out = (float)x;
+	return 0;
+}
+
+static int get_str(const msgpack_object *v, const char *k, char *out,
+		   size_t cap, pfm_err *e)
+{
+	if (v->type != MSGPACK_OBJECT_STR || v->via.str.size >= cap)
+		return pfm_errf(e, "\"%s\" must be a string (under %zu bytes)",
+				k, cap);
+	memcpy(out, v->via.str.ptr, v->via.str.size);
+	out[v->via.str.size] = 0;
+	return 0;
+}
+
+static int get_rgb(const msgpack_object *v, const char *k, float *out,
+		   pfm_err *e)
+{
+	if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 3)
+		return pfm_errf(e, "\"%s\" must be an array of 3 numbers", k);
+	for (int i = 0; i < 3; i++)
+		if (get_float(&v->via.array.ptr[i], k, &out[i], e))
+			return -1;
+	return 0;
+}
+
+static int one_key(pfm_vit_config *c, unsigned *g, int *nec, const char *k,
+		   const msgpack_object *v, pfm_err *e)
+{
+	char s[64];
+#define INT(key, field, lo, hi, bit)                                         \
+	if (!strcmp(k, key)) {                                                \
+		*g |= bit;                                                    \
+		return get_int(v, k, lo, hi, &c->field, e);                   \
+	}
+#define BOOL(key, field, bit)                                                \
+	if (!strcmp(k, key)) {                                                \
+		*g |= bit;                                                    \
+		return get_bool(v, k, &c->field, e);                          \
+	}
+	INT("img_size", img_size, 1, 8192, VC_IMG)
+	INT("patch_size", patch, 1, 64, VC_PATCH)
+	INT("embed_dim", dim, 1, 16384, VC_DIM)
+	INT("depth", depth, 1, 256, VC_DEPTH)
+	INT("num_heads", heads, 1, 1024, VC_HEADS)
+	INT("mlp_hidden", hidden, 1, 65536, VC_HIDDEN)
+	INT("reg_tokens", reg, 0, 64, VC_REG)
+	INT("resize", resize, 0, 8192, VC_RESIZE)
+	INT("crop", crop, 1, 8192, VC_CROP)
+	BOOL("class_token", cls, VC_CLS)
+	BOOL("layerscale", layerscale, VC_LS)
+	BOOL("qkv_bias", qkv_bias, VC_QKV_BIAS)
+#undef INT
+#undef BOOL
+	if (!strcmp(k, "no_embed_class")) {
+		*g |= VC_NO_EMBED_CLASS;
+		return get_bool(v, k, nec, e);
+	}
+	if (!strcmp(k, "ln_eps")) {
+		*g |= VC_EPS;
+		return get_float(v, k, &c->eps, e);
+	}
+	if (!strcmp(k, "mean")) {
+		*g |= VC_MEAN;
+		return get_rgb(v, k, c->mean, e);
+	}
+	if (!strcmp(k, "std")) {
+		*g |= VC_STD;
+		return get_rgb(v, k, c->std, e);
+	}
+	if (!strcmp(k, "name")) {
+		*g |= VC_NAME;
+		return get_str(v, k, c->name, sizeof c->name, e);
+	}
+	if (!strcmp(k, "scheme")) {
+		*g |= VC_SCHEME;
+		if (get_str(v, k, s, sizeof s, e))
+			return -1;
+		if (pfm_vit_scheme_parse(s, &c->scheme))
+			return pfm_errf(e, "unknown scheme \"%s\" (timm, "
+					   "hf-vit, hf-dinov2, dinov2, "
+					   "open_clip-coca)", s);
+		return 0;
+	}
+	if (!strcmp(k, "mlp")) {
+		*g |= VC_MLP;
+		if (get_str(v, k, s, sizeof s, e))
+			return -1;
+		if (!strcmp(s, "gelu"))
+			c->mlp = PFM_MLP_GELU;
+		else if (!strcmp(s, "swiglu"))
+			c->mlp = PFM_MLP_SWIGLU;
+		else
+			return pfm_errf(e, "\"mlp\" is gelu or swiglu, not "
+					   "\"%s\"", s);
+		return 0;
+	}
+	if (!strcmp(k, "pool")) {
+		*g |= VC_OUT;
+		if (get_str(v, k, s, sizeof s, e))
+			return -1;
+		if (pfm_vit_out_parse(s, &c->out))
+			return pfm_errf(e, "unknown pool \"%s\" (cls, mean, "
+					   "cls+mean, pooled)", s);
+		return 0;
+	}
+	if (!strcmp(k, "interpolation")) {
+		*g |= VC_INTERP;
+		if (get_str(v, k, s, sizeof s, e))
+			return -1;
+		if (!strcmp(s, "bicubic"))
+			c->interp = PFM_INTERP_BICUBIC;
+		else if (!strcmp(s, "bilinear"))
+			c->interp = PFM_INTERP_BILINEAR;
+		else if (!strcmp(s, "nearest"))
+			c->interp = PFM_INTERP_NEAREST;
+		else
+			return pfm_errf(e, "unknown interpolation \"%s\"", s);
+		return 0;
+	}
+	if (!strcmp(k, "pos_interp")) {
+		*g |= VC_POS_INTERP;
+		if (get_str(v, k, s, sizeof s, e))
+			return -1;
+		if (!strcmp(s, "timm"))
+			c->pos_interp = PFM_POS_TIMM;
+		else if (!strcmp(s, "dinov2"))
+			c->pos_interp = PFM_POS_DINOV2;
+		else if (!strcmp(s, "hf"))
+			c->pos_interp = PFM_POS_HF;
+		else
+			return pfm_errf(e, "unknown pos_interp \"%s\" (timm, "
+					   "dinov2, hf)", s);
+		return 0;
+	}
+	if (!strcmp(k, "pooler")) {
+		if (v->type != MSGPACK_OBJECT_MAP)
+			return pfm_errf(e, "\"pooler\" must be an object");
+		for (uint32_t i = 0; i < v->via.map.size; i++) {
+			const msgpack_object *pk = &v->via.map.ptr[i].key;
+			const msgpack_object *pv = &v->via.map.ptr[i].val;
+			if (pfm_obj_streq(pk, "n_queries")) {
+				*g |= VC_POOL_Q;
+				if (get_int(pv, "pooler.n_queries", 1, 1024,
+					    &c->pool_q, e))
+					return -1;
+			} else if (pfm_obj_streq(pk, "num_heads")) {
+				*g |= VC_POOL_HEADS;
+				if (get_int(pv, "pooler.num_heads", 1, 1024,
+					    &c->pool_heads, e))
+					return -1;
+			} else {
+				return pfm_errf(e, "unknown key in \"pooler\" "
+						   "(n_queries, num_heads)");
+			}
+		}
+		return 0;
+	}
+	for (int i = 0; info_keys[i]; i++)
+		if (!strcmp(k, info_keys[i]))
+			return 0;
+	return pfm_errf(e, "unknown configuration key \"%s\"", k);
+}
+
+int pfm_vit_config_json(pfm_vit_config *c, unsigned *given,
+			int *no_embed_class, const char *text, size_t n,
+			pfm_err *e)
+{
+	msgpack_sbuffer sb;
+	msgpack_zone z;
+	msgpack_object o;
+	int rc = -1;
+	msgpack_sbuffer_init(&sb);
+	msgpack_zone_init(&z, 2048);
+	if (pfm_json_to_object(text, n, &sb, &z, &o, e))
+		goto out;
+	if (o.type != MSGPACK_OBJECT_MAP) {
+		pfm_errf(e, "the configuration is not a JSON object");
+		goto out;
+	}
+	for (uint32_t i = 0; i < o.via.map.size; i++) {
+		const msgpack_object *k = &o.via.map.ptr[i].key;
+		char key[64];
+		if (k->type != MSGPACK_OBJECT_STR ||
+		    k->via.str.size >= sizeof key) {
+			pfm_errf(e, "bad configuration key");
+			goto out;
+		}
+		memcpy(key, k->via.str.ptr, k->via.str.size);
+		key[k->via.str.size] = 0;
+		if (one_key(c, given, no_embed_class, key,
+			    &o.via.map.ptr[i].val, e))
+			goto out;
+	}
+	rc = 0;
+out:
+	msgpack_zone_destroy(&z);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}

@@ -1,0 +1,367 @@
+/* vit_forward.c: ViT inference on the CPU.
+ *
+ * A batch is split by images across threads; each thread runs the whole
+ * network on its images with single-threaded OpenBLAS GEMMs over all its
+ * tokens at once (rows = images x tokens), so threads never wait for one
+ * another and GEMMs stay large. Attention is computed per image and head
+ * with one T x T score matrix per thread: nothing bigger is materialised. */
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vit.h"
+#include "vit_kernels.h"
+
+/* OpenBLAS' own threads would fight ours. */
+extern void openblas_set_num_threads(int);
+
+typedef struct {
+	float *x, *h, *qkv, *att, *u, *s, *patches;
+} vit_ws;
+
+struct pfm_vit_run {
+	const pfm_vit *m;
+	int img, gh, gw, N, T, prefix;
+	int nthreads, max_batch, per;
+	float *pos;    /* [pos_prefix + N, D], resampled to this grid */
+	float *tokens; /* [max_batch, T, D], final-normed */
+	int B;         /* images in the last forward */
+	vit_ws *ws;
+	/* per call */
+	const float *images;
+	int nb_total;
+	pfm_err *err;
+};
+
+static void ws_free(vit_ws *w)
+{
+	free(w->x), free(w->h), free(w->qkv), free(w->att), free(w->u);
+	free(w->s), free(w->patches);
+}
+
+void pfm_vit_run_free(pfm_vit_run *r)
+{
+	if (!r)
+		return;
+	for (int t = 0; r->ws && t < r->nthreads; t++)
+		ws_free(&r->ws[t]);
+	free(r->ws);
+	free(r->pos);
+	free(r->tokens);
+	free(r);
+}
+
+/* The position embeddings for a gh x gw grid, as the model's own code
+ * resamples them. */
+static int make_pos(pfm_vit_run *r, pfm_err *e)
+{
+	const pfm_vit_config *c = &r->m->cfg;
+	int D = c->dim, pp = c->pos_prefix;
+	const float *src = pfm_vit_at(r->m, r->m->params, PFM_VP_POS);
+	r->pos = malloc(((size_t)pp + r->N) * D * sizeof(float));
+	if (!r->pos)
+		return pfm_errf(e, "out of memory");
+	memcpy(r->pos, src, (size_t)pp * D * sizeof(float));
+	if (r->gh == c->pos_h && r->gw == c->pos_w) {
+		memcpy(r->pos + (size_t)pp * D, src + (size_t)pp * D,
+		       (size_t)r->N * D * sizeof(float));
+		return 0;
+	}
+	int aa = c->pos_interp == PFM_POS_TIMM;
+	double sh = (double)c->pos_h / r->gh, sw = (double)c->pos_w / r->gw;
+	if (c->pos_interp == PFM_POS_DINOV2) { /* scale_factor (g + 0.1) / M */
+		sh = c->pos_h / (r->gh + 0.1);
+		sw = c->pos_w / (r->gw + 0.1);
+	}
+	pfm_pos_resample(r->pos + (size_t)pp * D, src + (size_t)pp * D,
+			 c->pos_h, c->pos_w, r->gh, r->gw, D, aa, sh, sw);
+	return 0;
+}
+
+pfm_vit_run *pfm_vit_run_new(const pfm_vit *m, int max_batch, int img,
+			     int nthreads, pfm_err *e)
+{
+	const pfm_vit_config *c = &m->cfg;
+	if (img <= 0 || img % c->patch || img / c->patch > 1024) {
+		pfm_errf(e, "input size %d is not a multiple of the patch "
+			    "size %d",
+			 img, c->patch);
+		return NULL;
+	}
+	if (max_batch <= 0 || max_batch > 65536 || nthreads <= 0 ||
+	    nthreads > 1024) {
+		pfm_errf(e, "bad batch %d or threads %d", max_batch, nthreads);
+		return NULL;
+	}
+	pfm_vit_run *r = calloc(1, sizeof *r);
+	if (!r) {
+		pfm_errf(e, "out of memory");
+		return NULL;
+	}
+	r->m = m;
+	r->img = img;
+	r->gh = r->gw = img / c->patch;
+	r->N = r->gh * r->gw;
+	r->prefix = c->cls + c->reg;
+	r->T = r->prefix + r->N;
+	r->nthreads = nthreads < max_batch ? nthreads : max_batch;
+	r->max_batch = max_batch;
+	r->per = (max_batch + r->nthreads - 1) / r->nthreads;
+	size_t D = c->dim, T = r->T, M = (size_t)r->per * T;
+	size_t H1 = c->mlp == PFM_MLP_SWIGLU ? 2 * (size_t)c->hidden
+					       : (size_t)c->hidden;
+	size_t p = c->patch;
+	r->tokens = malloc((size_t)max_batch * T * D * sizeof(float));
+	r->ws = calloc(r->nthreads, sizeof *r->ws);
+	if (!r->tokens || !r->ws)
+		goto oom;
+	for (int t = 0; t < r->nthreads; t++) {
+		vit_ws *w = &r->ws[t];
+		w->x = malloc(M * D * sizeof(float));
+		w->h = malloc(M * D * sizeof(float));
+		w->qkv = malloc(M * 3 * D * sizeof(float));
+		w->att = malloc(M * D * sizeof(float));
+		w->u = malloc(M * H1 * sizeof(float));
+		w->s = malloc(T * T * sizeof(float));
+		w->patches = malloc((size_t)r->N * 3 * p * p * sizeof(float));
+		if (!w->x || !w->h || !w->qkv || !w->att || !w->u || !w->s ||
+		    !w->patches)
+			goto oom;
+	}
+	if (make_pos(r, e))
+		goto fail;
+	openblas_set_num_threads(1);
+	return r;
+oom:
+	pfm_errf(e, "out of memory for a batch of %d at %d px", max_batch,
+		 img);
+fail:
+	pfm_vit_run_free(r);
+	return NULL;
+}
+
+int pfm_vit_run_tokens(const pfm_vit_run *r)
+{
+	return r->T;
+}
+
+const float *pfm_vit_tokens(const pfm_vit_run *r)
+{
+	return r->tokens;
+}
+
+/* Patch embedding, prefix tokens and positions of nb images into x. */
+static void embed_tokens(const pfm_vit_run *r, vit_ws *w, const float *img,
+			 int nb)
+{
+	const pfm_vit *m = r->m;
+	const pfm_vit_config *c = &m->cfg;
+	int D = c->dim, T = r->T, pp = c->pos_prefix, p = c->patch;
+	float *P = m->params;
+	for (int b = 0; b < nb; b++) {
+		float *x = w->x + (size_t)b * T * D;
+		pfm_patchify(w->patches, img + (size_t)b * 3 * r->img * r->img,
+			     r->img, r->img, p);
+		pfm_linear(x + (size_t)r->prefix * D, w->patches,
+			   pfm_vit_at(m, P, PFM_VP_PATCH_W),
+			   pfm_vit_at(m, P, PFM_VP_PATCH_B), r->N, 3 * p * p,
+			   D);
+		int t = 0;
+		if (c->cls)
+			memcpy(x + (size_t)t++ * D, pfm_vit_at(m, P, PFM_VP_CLS),
+			       D * sizeof(float));
+		for (int i = 0; i < c->reg; i++)
+			memcpy(x + (size_t)t++ * D,
+			       pfm_vit_at(m, P, PFM_VP_REG) + (size_t)i * D,
+			       D * sizeof(float));
+		/* pos covers the first pp prefix tokens, then the patches */
+		for (int i = 0; i < pp; i++)
+			for (int d = 0; d < D; d++)
+				x[(size_t)i * D + d] += r->pos[(size_t)i * D + d];
+		float *xp = x + (size_t)r->prefix * D;
+		const float *pp_ = r->pos + (size_t)pp * D;
+		for (size_t i = 0; i < (size_t)r->N * D; i++)
+			xp[i] += pp_[i];
+	}
+}
+
+/* The whole network on nb images starting at image b0. */
+static void forward_slice(pfm_vit_run *r, vit_ws *w, int b0, int nb)
+{
+	const pfm_vit *m = r->m;
+	const pfm_vit_config *c = &m->cfg;
+	float *P = m->params;
+	int D = c->dim, T = r->T, M = nb * T, H = c->hidden;
+	int H1 = c->mlp == PFM_MLP_SWIGLU ? 2 * H : H;
+	size_t Ds = D;
+	embed_tokens(r, w, r->images + (size_t)b0 * 3 * r->img * r->img, nb);
+	for (int l = 0; l < c->depth; l++) {
+#define LP(k, per) (pfm_vit_at(m, P, k) + (size_t)l * (per))
+		const float *ls1 = c->layerscale ? LP(PFM_VP_LS1, Ds) : NULL;
+		const float *ls2 = c->layerscale ? LP(PFM_VP_LS2, Ds) : NULL;
+		pfm_layernorm(w->h, w->x, LP(PFM_VP_LN1_W, Ds),
+			      LP(PFM_VP_LN1_B, Ds), M, D, c->eps);
+		pfm_linear(w->qkv, w->h, LP(PFM_VP_QKV_W, 3 * Ds * D),
+			   c->qkv_bias ? LP(PFM_VP_QKV_B, 3 * Ds) : NULL, M, D,
+			   3 * D);
+		for (int b = 0; b < nb; b++)
+			pfm_attention(w->att + (size_t)b * T * D,
+				      w->qkv + (size_t)b * T * 3 * D, w->s, T, D,
+				      c->heads);
+		pfm_linear(w->h, w->att, LP(PFM_VP_PROJ_W, Ds * D),
+			   LP(PFM_VP_PROJ_B, Ds), M, D, D);
+		pfm_residual(w->x, w->h, NULL, ls1, M, D);
+		pfm_layernorm(w->h, w->x, LP(PFM_VP_LN2_W, Ds),
+			      LP(PFM_VP_LN2_B, Ds), M, D, c->eps);
+		pfm_linear(w->u, w->h, LP(PFM_VP_FC1_W, (size_t)H1 * D),
+			   LP(PFM_VP_FC1_B, (size_t)H1), M, D, H1);
+		if (c->mlp == PFM_MLP_SWIGLU)
+			pfm_bias_swiglu(w->u, w->u, NULL, M, H);
+		else
+			pfm_bias_gelu(w->u, NULL, (size_t)M, H);
+		pfm_linear(w->h, w->u, LP(PFM_VP_FC2_W, Ds * H),
+			   LP(PFM_VP_FC2_B, Ds), M, H, D);
+		pfm_residual(w->x, w->h, NULL, ls2, M, D);
+#undef LP
+	}
+	pfm_layernorm(r->tokens + (size_t)b0 * T * D, w->x,
+		      pfm_vit_at(m, P, PFM_VP_NORM_W),
+		      pfm_vit_at(m, P, PFM_VP_NORM_B), M, D, c->eps);
+}
+
+typedef struct {
+	pfm_vit_run *r;
+	int t, b0, nb;
+} slice_arg;
+
+static void *slice_main(void *p)
+{
+	slice_arg *a = p;
+	forward_slice(a->r, &a->r->ws[a->t], a->b0, a->nb);
+	return NULL;
+}
+
+int pfm_vit_forward(pfm_vit_run *r, const float *images, int B, pfm_err *e)
+{
+	if (B <= 0 || B > r->max_batch)
+		return pfm_errf(e, "batch of %d images (workspace holds %d)", B,
+				r->max_batch);
+	r->images = images;
+	r->B = B;
+	int nt = r->nthreads < B ? r->nthreads : B;
+	slice_arg args[nt];
+	pthread_t th[nt];
+	int started[nt];
+	/* even split: the first B % nt threads take one image more */
+	for (int t = 0, b0 = 0; t < nt; t++) {
+		int nb = B / nt + (t < B % nt);
+		args[t] = (slice_arg){r, t, b0, nb};
+		b0 += nb;
+	}
+	for (int t = 1; t < nt; t++)
+		started[t] = !pthread_create(&th[t], NULL, slice_main, &args[t]);
+	/* a thread that could not start runs here, after slice 0 */
+	slice_main(&args[0]);
+	for (int t = 1; t < nt; t++) {
+		if (started[t])
+			pthread_join(th[t], NULL);
+		else
+			slice_main(&args[t]);
+	}
+	return 0;
+}
+
+/* CoCa's attentional pooler over one image's tokens x[T, D]: ln_k,
+ * multi-head cross-attention from the (ln_q) queries, out projection;
+ * query 0, ln_contrast, then proj_contrast. out[pool_proj or P]. */
+static int pool_one(const pfm_vit_run *r, const float *x, float *out,
+		    pfm_err *e)
+{
+	const pfm_vit *m = r->m;
+	const pfm_vit_config *c = &m->cfg;
+	float *P_ = m->params;
+	int T = r->T, D = c->dim, P = c->pool_dim, Q = c->pool_q;
+	int nh = c->pool_heads, hd = P / nh;
+	size_t need = (size_t)T * D + 2 * (size_t)T * P + 4 * (size_t)Q * P +
+		      (size_t)T;
+	float *buf = malloc(need * sizeof(float));
+	if (!buf)
+		return pfm_errf(e, "out of memory");
+	float *kx = buf, *k = kx + (size_t)T * D, *v = k + (size_t)T * P;
+	float *q0 = v + (size_t)T * P, *q = q0 + (size_t)Q * P;
+	float *o = q + (size_t)Q * P, *y = o + (size_t)Q * P;
+	float *s = y + (size_t)Q * P;
+	const float *bqkv = pfm_vit_at(m, P_, PFM_VP_PBQKV);
+	pfm_layernorm(kx, x, pfm_vit_at(m, P_, PFM_VP_PLNK_W),
+		      pfm_vit_at(m, P_, PFM_VP_PLNK_B), T, D, c->pool_eps);
+	pfm_linear(k, kx, pfm_vit_at(m, P_, PFM_VP_PWK), bqkv + P, T, D, P);
+	pfm_linear(v, kx, pfm_vit_at(m, P_, PFM_VP_PWV), bqkv + 2 * P, T, D, P);
+	pfm_layernorm(q0, pfm_vit_at(m, P_, PFM_VP_PQ),
+		      pfm_vit_at(m, P_, PFM_VP_PLNQ_W),
+		      pfm_vit_at(m, P_, PFM_VP_PLNQ_B), Q, P, c->pool_eps);
+	pfm_linear(q, q0, pfm_vit_at(m, P_, PFM_VP_PWQ), bqkv, Q, P, P);
+	float scale = 1.f / sqrtf((float)hd);
+	/* only query 0 is used: attend with it alone */
+	for (int h = 0; h < nh; h++) {
+		const float *qh = q + h * hd;
+		for (int t = 0; t < T; t++) {
+			float acc = 0;
+			for (int d = 0; d < hd; d++)
+				acc += qh[d] * k[(size_t)t * P + h * hd + d];
+			s[t] = acc * scale;
+		}
+		pfm_softmax_rows(s, 1, T);
+		for (int d = 0; d < hd; d++) {
+			float acc = 0;
+			for (int t = 0; t < T; t++)
+				acc += s[t] * v[(size_t)t * P + h * hd + d];
+			o[h * hd + d] = acc;
+		}
+	}
+	pfm_linear(y, o, pfm_vit_at(m, P_, PFM_VP_PWO),
+		   pfm_vit_at(m, P_, PFM_VP_PBO), 1, P, P);
+	pfm_layernorm(y, y, pfm_vit_at(m, P_, PFM_VP_PLN_W),
+		      pfm_vit_at(m, P_, PFM_VP_PLN_B), 1, P, c->pool_eps);
+	if (c->pool_proj)
+		cblas_sgemv(CblasRowMajor, CblasTrans, P, c->pool_proj, 1.f,
+			    pfm_vit_at(m, P_, PFM_VP_PPROJ), c->pool_proj, y, 1,
+			    0.f, out, 1);
+	else
+		memcpy(out, y, (size_t)P * sizeof(float));
+	free(buf);
+	return 0;
+}
+
+int pfm_vit_output(pfm_vit_run *r, int kind, float *out, pfm_err *e)
+{
+	const pfm_vit_config *c = &r->m->cfg;
+	int od = pfm_vit_out_dim(c, kind), D = c->dim, T = r->T;
+	if (!od)
+		return pfm_errf(e, "model %s has no output \"%s\"", c->name,
+				pfm_vit_out_name(kind));
+	for (int b = 0; b < r->B; b++) {
+		const float *x = r->tokens + (size_t)b * T * D;
+		float *o = out + (size_t)b * od;
+		if (kind == PFM_OUT_POOLED) {
+			if (pool_one(r, x, o, e))
+				return -1;
+			continue;
+		}
+		float *mean = o;
+		if (kind != PFM_OUT_MEAN) { /* cls first */
+			memcpy(o, x, D * sizeof(float));
+			mean = o + D;
+		}
+		if (kind == PFM_OUT_CLS)
+			continue;
+		for (int d = 0; d < D; d++) {
+			double acc = 0;
+			for (int t = r->prefix; t < T; t++)
+				acc += x[(size_t)t * D + d];
+			mean[d] = (float)(acc / r->N);
+		}
+	}
+	return 0;
+}
