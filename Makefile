@@ -96,16 +96,21 @@ demo: deps all
 deps:
 	@sh tools/deps.sh
 
-# libFuzzer targets (clang); the committed corpus is replayed by `make check`.
+# libFuzzer targets (clang), each run FUZZ_SECONDS; the committed corpora
+# are replayed by `make check`. New inputs go to $(FUZZ_BIN)/corpus-*,
+# crashes to $(FUZZ_BIN)/ (save them under tests/fuzz/crashes/).
 FUZZ_BIN := $(BUILD)/fuzz
+FUZZ_TARGETS := frames safetensors
 fuzz: $(BUILD)/gen/schemas_gen.c
-	@mkdir -p $(FUZZ_BIN)/corpus
-	clang -g -O1 -std=c11 -D_GNU_SOURCE -Icommon -I$(BUILD)/gen $(PKG_CFLAGS) \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  tests/fuzz/fuzz_frames.c $(LIB_SRCS) \
-	  $(BUILD)/gen/schemas_gen.c $(PKG_LIBS) -lm -o $(FUZZ_BIN)/fuzz_frames
-	$(FUZZ_BIN)/fuzz_frames -max_total_time=$${FUZZ_SECONDS:-60} \
-	  -artifact_prefix=$(FUZZ_BIN)/ $(FUZZ_BIN)/corpus tests/fuzz/corpus/frames
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BIN)/corpus-$$t && \
+	  clang -g -O1 -std=c11 -D_GNU_SOURCE -Icommon -I$(BUILD)/gen $(PKG_CFLAGS) \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    tests/fuzz/fuzz_$$t.c $(LIB_SRCS) \
+	    $(BUILD)/gen/schemas_gen.c $(PKG_LIBS) -lm -o $(FUZZ_BIN)/fuzz_$$t && \
+	  $(FUZZ_BIN)/fuzz_$$t -max_total_time=$${FUZZ_SECONDS:-60} \
+	    -artifact_prefix=$(FUZZ_BIN)/ $(FUZZ_BIN)/corpus-$$t tests/fuzz/corpus/$$t \
+	  || exit 1; done
 
 # Every benchmark script, one after another (each prints and checks its
 # own table; RESULTS.md holds the recorded runs).

@@ -1,7 +1,8 @@
-/* test_fuzz_replay: run the fuzz target over the committed corpus
- * (tests/fuzz/corpus/frames) and saved crashes (tests/fuzz/crashes), so
- * `make check` (plain and under ASan+UBSan) keeps them passing without
- * clang or libFuzzer. Run from the repository root. */
+/* test_fuzz_replay: run the fuzz targets over their committed corpora
+ * (tests/fuzz/corpus/frames, tests/fuzz/corpus/safetensors) and both over
+ * the saved crashes (tests/fuzz/crashes), so `make check` (plain and
+ * under ASan+UBSan) keeps them passing without clang or libFuzzer. Run
+ * from the repository root. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -12,19 +13,22 @@
 static jmp_buf replay_jmp;
 #define FUZZ_FAIL(...)                                                        \
 	do {                                                                  \
-		fprintf(stderr, "fuzz_frames: " __VA_ARGS__);                 \
+		fprintf(stderr, "fuzz: " __VA_ARGS__);                        \
 		fputc('\n', stderr);                                          \
 		longjmp(replay_jmp, 1);                                       \
 	} while (0)
 
+/* Both targets in one binary: each entry point under its own name. */
+#define LLVMFuzzerTestOneInput fuzz_frames_one
 #include "fuzz/fuzz_frames.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_safetensors_one
+#include "fuzz/fuzz_safetensors.c"
+#undef LLVMFuzzerTestOneInput
 
 #include "check.h"
 
-static const char *const replay_dirs[] = {
-	"tests/fuzz/corpus/frames",
-	"tests/fuzz/crashes",
-};
+typedef int (*fuzz_fn)(const uint8_t *, size_t);
 
 /* The whole file in a malloc'd buffer (never NULL, even when empty). */
 static char *slurp(const char *path, size_t *n)
@@ -58,16 +62,16 @@ static int not_hidden(const struct dirent *d)
 }
 
 /* Apart, so nothing live in the caller is clobbered by longjmp. */
-static int replay_one(const char *buf, size_t len)
+static int replay_one(fuzz_fn fn, const char *buf, size_t len)
 {
 	if (setjmp(replay_jmp))
 		return -1;
-	LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
+	fn((const uint8_t *)buf, len);
 	return 0;
 }
 
 /* 0 files is fine for crashes/, not for the corpus. */
-static int replay_dir(const char *dir)
+static int replay_dir(fuzz_fn fn, const char *dir)
 {
 	struct dirent **names;
 	int n = scandir(dir, &names, not_hidden, alphasort);
@@ -83,7 +87,7 @@ static int replay_dir(const char *dir)
 			CHECK(0, "%s: cannot read", path);
 			continue;
 		}
-		CHECK(!replay_one(buf, len), "%s: invariant broken", path);
+		CHECK(!replay_one(fn, buf, len), "%s: invariant broken", path);
 		free(buf);
 	}
 	free(names);
@@ -92,10 +96,19 @@ static int replay_dir(const char *dir)
 
 int main(void)
 {
-	int corpus = replay_dir(replay_dirs[0]);
-	CHECK(corpus > 0, "%s: no corpus (run from the repository root)",
-	      replay_dirs[0]);
-	replay_dir(replay_dirs[1]);
+	static const struct {
+		fuzz_fn fn;
+		const char *corpus;
+	} targets[] = {
+		{fuzz_frames_one, "tests/fuzz/corpus/frames"},
+		{fuzz_safetensors_one, "tests/fuzz/corpus/safetensors"},
+	};
+	for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+		int n = replay_dir(targets[i].fn, targets[i].corpus);
+		CHECK(n > 0, "%s: no corpus (run from the repository root)",
+		      targets[i].corpus);
+		replay_dir(targets[i].fn, "tests/fuzz/crashes");
+	}
 	/* Let LeakSanitizer see only real leaks. */
 	pfm_schemas_free(fz_schemas);
 	if (fz_null)
