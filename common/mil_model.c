@@ -1,0 +1,392 @@
+/* mil_model.c: the ABMIL model (mil.h): parameters, forward, backward. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+#include "mil.h"
+
+int pfm_mil_init(pfm_mil *m, const pfm_mil_config *c, pfm_rng *r, pfm_err *e)
+{
+	memset(m, 0, sizeof *m);
+	m->c = *c;
+	if (c->d < 1 || c->nout < 1 || c->proj < 0 || c->nmlp < 0 ||
+	    c->nmlp > PFM_MIL_MAX_MLP || (c->pool == PFM_POOL_ATTN && c->attn < 1) ||
+	    !(c->dropout >= 0 && c->dropout < 1))
+		return pfm_errf(e, "MIL model: bad configuration");
+	int P = c->proj ? c->proj : c->d, in = P;
+	m->P = P;
+	if (c->proj) {
+		m->size[PFM_MIL_W1] = (size_t)P * c->d;
+		m->size[PFM_MIL_B1] = P;
+	}
+	if (c->pool == PFM_POOL_ATTN) {
+		m->size[PFM_MIL_WA] = (size_t)c->attn * P;
+		m->size[PFM_MIL_BA] = c->attn;
+		if (c->gated) {
+			m->size[PFM_MIL_WB] = (size_t)c->attn * P;
+			m->size[PFM_MIL_BB] = c->attn;
+		}
+		m->size[PFM_MIL_WC] = c->attn;
+		m->size[PFM_MIL_BC] = 1;
+	}
+	for (int k = 0; k < c->nmlp; k++) {
+		if (c->mlp[k] < 1)
+			return pfm_errf(e, "MIL model: bad MLP width");
+		m->size[PFM_MIL_WM(k)] = (size_t)c->mlp[k] * in;
+		m->size[PFM_MIL_BM(k)] = c->mlp[k];
+		in = c->mlp[k];
+	}
+	m->in_out = in;
+	m->size[PFM_MIL_WO] = (size_t)c->nout * in;
+	m->size[PFM_MIL_BO] = c->nout;
+	for (int i = 0; i < PFM_MIL_NT; i++)
+		m->nparams += m->size[i];
+	float *mem = calloc(4 * m->nparams, sizeof *mem);
+	int acts = P;
+	for (int k = 0; k < c->nmlp; k++)
+		acts += c->mlp[k];
+	m->act = calloc(acts, sizeof *m->act);
+	m->dact = calloc(acts, sizeof *m->dact);
+	m->argmax = calloc(P, sizeof *m->argmax);
+	if (!mem || !m->act || !m->dact || !m->argmax) {
+		free(mem);
+		pfm_mil_free(m);
+		return pfm_errf(e, "out of memory");
+	}
+	m->params = mem;
+	m->grads = mem + m->nparams;
+	m->m = mem + 2 * m->nparams;
+	m->v = mem + 3 * m->nparams;
+	size_t off = 0;
+	for (int i = 0; i < PFM_MIL_NT; i++) {
+		m->t[i] = m->size[i] ? m->params + off : NULL;
+		m->g[i] = m->size[i] ? m->grads + off : NULL;
+		off += m->size[i];
+	}
+	/* weights in tensor order, each layer's weight then bias */
+	in = c->d;
+	if (c->proj)
+		pfm_linear_init(m->t[PFM_MIL_W1], m->t[PFM_MIL_B1], c->d, P, c->init, r);
+	if (c->pool == PFM_POOL_ATTN) {
+		pfm_linear_init(m->t[PFM_MIL_WA], m->t[PFM_MIL_BA], P, c->attn, c->init, r);
+		if (c->gated)
+			pfm_linear_init(m->t[PFM_MIL_WB], m->t[PFM_MIL_BB], P, c->attn, c->init, r);
+		pfm_linear_init(m->t[PFM_MIL_WC], m->t[PFM_MIL_BC], c->attn, 1, c->init, r);
+	}
+	in = P;
+	for (int k = 0; k < c->nmlp; k++) {
+		pfm_linear_init(m->t[PFM_MIL_WM(k)], m->t[PFM_MIL_BM(k)], in,
+				c->mlp[k], c->init, r);
+		in = c->mlp[k];
+	}
+	pfm_linear_init(m->t[PFM_MIL_WO], m->t[PFM_MIL_BO], in, c->nout, c->init, r);
+	return 0;
+}
+
+void pfm_mil_free(pfm_mil *m)
+{
+	free(m->params);
+	free(m->z1), free(m->h), free(m->ua), free(m->ub), free(m->att);
+	free(m->dh), free(m->dua), free(m->dub), free(m->ds);
+	free(m->argmax), free(m->act), free(m->dact);
+	memset(m, 0, sizeof *m);
+}
+
+void pfm_mil_describe(const pfm_mil *m, char *buf, size_t n)
+{
+	const pfm_mil_config *c = &m->c;
+	int w = 0;
+#define PUT(...) do { if ((size_t)w < n) w += snprintf(buf + w, n - w, __VA_ARGS__); } while (0)
+	PUT("%d", c->d);
+	if (c->proj)
+		PUT(" -> %d%s", c->proj, c->proj_relu ? " relu" : "");
+	if (c->dropout > 0)
+		PUT(", dropout %g", c->dropout);
+	if (c->pool == PFM_POOL_ATTN)
+		PUT(", %sattention %d", c->gated ? "gated " : "", c->attn);
+	else
+		PUT(", %s pooling", c->pool == PFM_POOL_MEAN ? "mean" : "max");
+	PUT(", %d", m->P);
+	for (int k = 0; k < c->nmlp; k++)
+		PUT(" -> %d relu", c->mlp[k]);
+	PUT(" -> %d (%zu parameters)", c->nout, m->nparams);
+#undef PUT
+}
+
+static int grow(float **p, size_t count)
+{
+	float *q = realloc(*p, sizeof *q * (count ? count : 1));
+	if (!q)
+		return -1;
+	*p = q;
+	return 0;
+}
+
+static int reserve(pfm_mil *m, int n, pfm_err *e)
+{
+	if (n <= m->cap)
+		return 0;
+	int cap = n > 2 * m->cap ? n : 2 * m->cap;
+	size_t nP = (size_t)cap * m->P, nH = (size_t)cap * m->c.attn;
+	int attn = m->c.pool == PFM_POOL_ATTN;
+	if ((m->c.proj && grow(&m->z1, nP)) || grow(&m->h, nP) ||
+	    grow(&m->dh, nP) || grow(&m->att, cap) || grow(&m->ds, cap) ||
+	    (attn && (grow(&m->ua, nH) || grow(&m->ub, nH) ||
+		      grow(&m->dua, nH) || grow(&m->dub, nH))))
+		return pfm_errf(e, "out of memory for a bag of %d instances", n);
+	m->cap = cap;
+	return 0;
+}
+
+int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
+		    float *logits, pfm_err *e)
+{
+	const pfm_mil_config *c = &m->c;
+	int P = m->P, H = c->attn;
+	if (n < 1)
+		return pfm_errf(e, "empty bag");
+	if (reserve(m, n, e))
+		return -1;
+	m->n = n;
+	m->mask = mask;
+	size_t nP = (size_t)n * P;
+	/* projection: h = dropout(relu(x W1^T + b1)) */
+	if (c->proj) {
+		pfm_linear_forward(m->z1, x, m->t[PFM_MIL_W1], m->t[PFM_MIL_B1], n, c->d, P);
+		for (size_t i = 0; i < nP; i++) {
+			float v = m->z1[i];
+			if (c->proj_relu && !(v > 0))
+				v = 0;
+			m->h[i] = mask ? v * mask[i] : v;
+		}
+		m->hp = m->h;
+	} else if (mask) {
+		for (size_t i = 0; i < nP; i++)
+			m->h[i] = x[i] * mask[i];
+		m->hp = m->h;
+	} else {
+		m->hp = x;
+	}
+	const float *h = m->hp;
+	float *pooled = m->act;
+	if (c->pool == PFM_POOL_ATTN) {
+		size_t nH = (size_t)n * H;
+		pfm_linear_forward(m->ua, h, m->t[PFM_MIL_WA], m->t[PFM_MIL_BA], n, P, H);
+		for (size_t i = 0; i < nH; i++)
+			m->ua[i] = tanhf(m->ua[i]);
+		float *g = m->ua;
+		if (c->gated) {
+			pfm_linear_forward(m->ub, h, m->t[PFM_MIL_WB], m->t[PFM_MIL_BB], n, P, H);
+			for (size_t i = 0; i < nH; i++) {
+				m->ub[i] = 1.0f / (1.0f + expf(-m->ub[i]));
+				m->dua[i] = m->ua[i] * m->ub[i]; /* the gated product */
+			}
+			g = m->dua;
+		}
+		/* scores s = g Wc^T + bc, then softmax over the instances */
+		pfm_linear_forward(m->att, g, m->t[PFM_MIL_WC], m->t[PFM_MIL_BC], n, H, 1);
+		pfm_softmax(m->att, m->att, n);
+		cblas_sgemv(CblasRowMajor, CblasTrans, n, P, 1.0f, h, P, m->att, 1,
+			    0.0f, pooled, 1);
+	} else if (c->pool == PFM_POOL_MEAN) {
+		for (int p = 0; p < P; p++)
+			pooled[p] = 0;
+		for (int i = 0; i < n; i++)
+			for (int p = 0; p < P; p++)
+				pooled[p] += h[(size_t)i * P + p];
+		for (int p = 0; p < P; p++)
+			pooled[p] /= (float)n;
+	} else {
+		for (int p = 0; p < P; p++) {
+			pooled[p] = h[p];
+			m->argmax[p] = 0;
+		}
+		for (int i = 1; i < n; i++)
+			for (int p = 0; p < P; p++)
+				if (h[(size_t)i * P + p] > pooled[p]) {
+					pooled[p] = h[(size_t)i * P + p];
+					m->argmax[p] = i;
+				}
+	}
+	/* classifier MLP */
+	float *cur = pooled;
+	int in = P;
+	for (int k = 0; k < c->nmlp; k++) {
+		float *out = cur + in;
+		pfm_linear_forward(out, cur, m->t[PFM_MIL_WM(k)], m->t[PFM_MIL_BM(k)], 1, in, c->mlp[k]);
+		for (int j = 0; j < c->mlp[k]; j++)
+			if (!(out[j] > 0))
+				out[j] = 0;
+		cur = out;
+		in = c->mlp[k];
+	}
+	pfm_linear_forward(logits, cur, m->t[PFM_MIL_WO], m->t[PFM_MIL_BO], 1, in, c->nout);
+	for (int j = 0; j < c->nout; j++)
+		if (!isfinite(logits[j]))
+			return pfm_errf(e, "the model's output is not finite (diverged: lower the learning rate)");
+	return 0;
+}
+
+void pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits)
+{
+	const pfm_mil_config *c = &m->c;
+	int n = m->n, P = m->P, H = c->attn;
+	const float *h = m->hp;
+	/* classifier: walk the MLP back; act/dact hold each layer's output */
+	int off[PFM_MIL_MAX_MLP + 1], in = P;
+	off[0] = 0;
+	for (int k = 0; k < c->nmlp; k++)
+		off[k + 1] = off[k] + (k ? c->mlp[k - 1] : P);
+	int last = c->nmlp ? off[c->nmlp] : 0, wlast = m->in_out;
+	(void)in;
+	memset(m->dact, 0, sizeof *m->dact * (last + wlast));
+	pfm_linear_backward(m->dact + last, m->g[PFM_MIL_WO], m->g[PFM_MIL_BO], dlogits,
+			    m->act + last, m->t[PFM_MIL_WO], 1, wlast, c->nout);
+	for (int k = c->nmlp - 1; k >= 0; k--) {
+		float *out = m->act + off[k + 1], *dout = m->dact + off[k + 1];
+		int win = k ? c->mlp[k - 1] : P;
+		for (int j = 0; j < c->mlp[k]; j++)
+			if (!(out[j] > 0))
+				dout[j] = 0;
+		pfm_linear_backward(m->dact + off[k], m->g[PFM_MIL_WM(k)], m->g[PFM_MIL_BM(k)],
+				    dout, m->act + off[k], m->t[PFM_MIL_WM(k)], 1, win, c->mlp[k]);
+	}
+	const float *dm = m->dact;
+	size_t nP = (size_t)n * P;
+	int need_dh = c->proj != 0;
+	float *dh = m->dh;
+	if (c->pool == PFM_POOL_ATTN) {
+		size_t nH = (size_t)n * H;
+		/* m = a^T h: dA = h dm; dh = a dm^T; softmax back to scores */
+		float *ds = m->ds;
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, n, P, 1.0f, h, P, dm, 1, 0.0f, ds, 1);
+		float dot = 0;
+		for (int i = 0; i < n; i++)
+			dot += m->att[i] * ds[i];
+		for (int i = 0; i < n; i++)
+			ds[i] = m->att[i] * (ds[i] - dot);
+		if (need_dh)
+			for (int i = 0; i < n; i++)
+				for (int p = 0; p < P; p++)
+					dh[(size_t)i * P + p] = m->att[i] * dm[p];
+		/* s = g wc + bc, g = ua (* ub) */
+		const float *wc = m->t[PFM_MIL_WC];
+		float *gwc = m->g[PFM_MIL_WC];
+		float sum = 0;
+		for (int i = 0; i < n; i++) {
+			sum += ds[i];
+			const float *ua = m->ua + (size_t)i * H;
+			const float *ub = c->gated ? m->ub + (size_t)i * H : NULL;
+			float *da = m->dua + (size_t)i * H;
+			float *db = c->gated ? m->dub + (size_t)i * H : NULL;
+			for (int j = 0; j < H; j++) {
+				float gval = ub ? ua[j] * ub[j] : ua[j];
+				gwc[j] += ds[i] * gval;
+				float dg = ds[i] * wc[j];
+				if (ub) {
+					da[j] = dg * ub[j] * (1 - ua[j] * ua[j]);
+					db[j] = dg * ua[j] * ub[j] * (1 - ub[j]);
+				} else {
+					da[j] = dg * (1 - ua[j] * ua[j]);
+				}
+			}
+		}
+		m->g[PFM_MIL_BC][0] += sum;
+		(void)nH;
+		pfm_linear_backward(need_dh ? dh : NULL, m->g[PFM_MIL_WA], m->g[PFM_MIL_BA],
+				    m->dua, h, m->t[PFM_MIL_WA], n, P, H);
+		if (c->gated)
+			pfm_linear_backward(need_dh ? dh : NULL, m->g[PFM_MIL_WB], m->g[PFM_MIL_BB],
+					    m->dub, h, m->t[PFM_MIL_WB], n, P, H);
+	} else if (need_dh && c->pool == PFM_POOL_MEAN) {
+		for (int i = 0; i < n; i++)
+			for (int p = 0; p < P; p++)
+				dh[(size_t)i * P + p] = dm[p] / (float)n;
+	} else if (need_dh) {
+		memset(dh, 0, sizeof *dh * nP);
+		for (int p = 0; p < P; p++)
+			dh[(size_t)m->argmax[p] * P + p] = dm[p];
+	}
+	if (!need_dh)
+		return;
+	/* through dropout and the ReLU to the projection */
+	for (size_t i = 0; i < nP; i++) {
+		float g = dh[i];
+		if (m->mask)
+			g *= m->mask[i];
+		if (c->proj_relu && !(m->z1[i] > 0))
+			g = 0;
+		dh[i] = g;
+	}
+	pfm_linear_backward(NULL, m->g[PFM_MIL_W1], m->g[PFM_MIL_B1], dh, x,
+			    m->t[PFM_MIL_W1], n, c->d, P);
+}
+
+void pfm_mil_zero_grad(pfm_mil *m)
+{
+	memset(m->grads, 0, sizeof *m->grads * m->nparams);
+}
+
+void pfm_mil_step(pfm_mil *m, const pfm_adamw_opts *o)
+{
+	pfm_adamw_step(m->params, m->grads, m->m, m->v, m->nparams, o, ++m->step);
+}
+
+void pfm_mil_dropout_mask(float *mask, size_t count, float p, pfm_rng *r)
+{
+	float keep = 1.0f / (1.0f - p);
+	for (size_t i = 0; i < count; i++)
+		mask[i] = pfm_rng_uniform(r) < p ? 0.0f : keep;
+}
+
+int pfm_mil_epoch(pfm_mil *m, const pfm_mil_item *items, int nitems,
+		  const pfm_mil_train_opts *o, pfm_rng *r, double *loss,
+		  pfm_err *e)
+{
+	int B = o->batch > 0 ? o->batch : 1, K = m->c.nout;
+	float logits[256], dlogits[256];
+	float *mask = NULL;
+	size_t mask_cap = 0;
+	int rc = 0;
+	if (K > 256)
+		return pfm_errf(e, "MIL model: at most 256 outputs");
+	for (int start = 0; start < nitems && !rc; start += B) {
+		int nb = nitems - start < B ? nitems - start : B;
+		float scale = 1.0f / (float)nb;
+		pfm_mil_zero_grad(m);
+		for (int b = 0; b < nb && !rc; b++) {
+			const pfm_mil_item *it = &items[start + b];
+			const float *mk = it->mask;
+			if (!mk && m->c.dropout > 0) {
+				size_t cnt = (size_t)it->n * m->P;
+				if (cnt > mask_cap) {
+					float *nm = realloc(mask, sizeof *nm * cnt);
+					if (!nm) {
+						rc = pfm_errf(e, "out of memory");
+						break;
+					}
+					mask = nm, mask_cap = cnt;
+				}
+				pfm_mil_dropout_mask(mask, cnt, m->c.dropout, r);
+				mk = mask;
+			}
+			if (pfm_mil_forward(m, it->x, it->n, mk, logits, e)) {
+				rc = -1;
+				break;
+			}
+			double l = o->task == PFM_TASK_CLS
+				? pfm_mil_ce(logits, K, it->y, scale, dlogits)
+				: pfm_mil_surv_nll(logits, K, it->y, it->censored, o->alpha, scale, dlogits);
+			if (loss)
+				loss[start + b] = l;
+			pfm_mil_backward(m, it->x, dlogits);
+		}
+		if (!rc)
+			pfm_mil_step(m, &o->opt);
+	}
+	free(mask);
+	return rc;
+}
