@@ -2,12 +2,15 @@
  * (see preprocess.h for the exact definition).
  *
  * The resize reimplements the arithmetic of Pillow's libImaging
- * (Resample.c for bicubic/bilinear, Geometry.c's scale-only affine for
- * nearest) as of 9.4.0. Later Pillow releases replaced the clip table and
- * added 16-bit paths; the 8-bit arithmetic is unchanged. Every double
- * expression keeps PIL's operation order: the build is ISO C (-std=c11),
- * so GCC does not contract a*b+c into fused multiply-adds, which would
- * change the last bits of a weight and, rarely, an output byte.
+ * (Resample.c for bicubic/bilinear, Geometry.c's scale-only affine
+ * transform for nearest, _imaging.c's same-size copy). Tested against
+ * Debian 12's Pillow 9.4.0, byte for byte; the source read for it was
+ * Pillow's current one, whose 8-bit path those tests find the same (it
+ * differs in 16-bit modes and names; its clip table maps a sum as clip8
+ * below does). Every double expression keeps PIL's operation order, and
+ * none may become a fused multiply-add, which would change the last bits
+ * of a weight and, rarely, an output byte: GCC does not contract in ISO C
+ * mode (-std=c11), clang is told so below.
  *
  * Only the output pixels a crop keeps are computed: each output pixel
  * depends on its own weights alone, so a window of PIL's output is
@@ -19,6 +22,10 @@
 #include <string.h>
 
 #include "mem.h"
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 #define PREC 22 /* PIL's PRECISION_BITS, 32 - 8 - 2 */
 #define HALF (1 << (PREC - 1))
@@ -159,9 +166,11 @@ static inline uint8_t clip8(int32_t v)
  * for the baseline, the loader picking one (glibc ifunc): the loops below
  * vectorise either way, and AVX2's 8-lane integer multiply about halves
  * their time. */
+#ifndef SIMD_CLONES /* -DSIMD_CLONES= builds the baseline alone */
 #if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
 #endif
 #endif
 #ifndef SIMD_CLONES

@@ -1,46 +1,62 @@
-/* preprocess.h: a tile's pixels to a ViT's input tensor, exactly as the
+/* preprocess.h: a tile's pixels to a ViT's input tensor. The text below
+ * is also man/src/embed-preprocessing.roff (embed(1), PREPROCESSING).
+ *
+ * Each tile's pixels become the model's input tensor exactly as the
  * torchvision eval transform of the public pathology models computes it
  * on a PIL image:
  *
- *   Compose([Resize(R or (H, W), interpolation), CenterCrop(C),
- *            ToTensor(), Normalize(mean, std)])
+ *   Compose([Resize(R or (H, W), interpolation),
+ *            CenterCrop(C), ToTensor(), Normalize(mean, std)])
  *
- * Reference: Pillow 9.4.0 (Debian 12's python3-pil) and torchvision 0.14.
- * Output equals it bit for bit (tests/test_preprocess.c checks every
- * float), so an embedding computed here sees the same input as the
- * model's own Python pipeline.
+ * The reference is Pillow 9.4.0 (Debian 12's python3-pil) with
+ * torchvision 0.14: the output equals it bit for bit, every float32 of it
+ * (tests/test_preprocess.c), so an embedding computed here sees the same
+ * input as the model's own Python pipeline. JPEG pixels are decoded with
+ * libjpeg-turbo's accurate integer DCT and smooth (fancy) chroma
+ * upsampling, which is what PIL's Image.open(...).convert("RGB") does: the
+ * decoded bytes are the same, for 4:4:4, 4:2:2 and 4:2:0 subsampling, grey
+ * JPEGs and Aperio's RGB-coded tiles.
  *
- * Resize(R): the shorter side becomes R, the longer int(R * long / short)
- * (the quotient in double, truncated, as torchvision's
- * _compute_resized_output_size); w <= h counts w as the shorter side.
- * Resize((H, W)) sets both. No resize when the size is already right.
- * timm's eval (crop_pct) is Resize(int(C / crop_pct)): give that R.
+ * Resize. Resize(R) makes the shorter side R and the longer one
+ * int(R * long / short), the quotient in double precision and truncated,
+ * as torchvision's _compute_resized_output_size (a square or a tile with
+ * width <= height takes the width as its shorter side). Resize((H, W))
+ * sets both sides. A tile already of that size is not resized. timm's eval
+ * transform with a crop fraction is Resize(int(C / crop_pct)) followed by
+ * CenterCrop(C).
  *
  * The 8-bit resize is PIL's Image.resize on an RGB image:
- *  - bicubic (a = -0.5) and bilinear (triangle) filters, separable:
- *    horizontal pass first, rounded and clipped to 8 bits, then the
- *    vertical pass; a pass whose side does not change is skipped;
- *  - antialiased: when shrinking by s > 1 the filter's support (2 for
- *    bicubic, 1 for bilinear) is multiplied by s and its argument
- *    divided by s;
- *  - output pixel i samples around centre (i + 0.5) * in / out; taps from
- *    int(centre - support + 0.5) to int(centre + support + 0.5), clamped
- *    to the image; weights normalised to sum 1 per output pixel in
- *    double, then to 22-bit fixed point (round half away from zero);
- *    sums start at 2^21 and are shifted right by 22, clipped to 0..255;
- *  - nearest: source index int((i + 0.5) * in / out), the position
- *    accumulated by repeated addition of in / out as PIL does;
- *  - same size: a copy.
+ *  - bicubic (a = -0.5) and bilinear (triangle) filters, applied
+ *    separably: the horizontal pass first, its result rounded and clipped
+ *    to 8 bits, then the vertical pass; a pass whose side does not change
+ *    is skipped;
+ *  - antialiased: when a side shrinks by a factor s > 1, the filter's
+ *    support (2 for bicubic, 1 for bilinear) is multiplied by s and its
+ *    argument divided by s;
+ *  - output pixel i samples around the centre (i + 0.5) * in / out, taking
+ *    source pixels from int(centre - support + 0.5) to
+ *    int(centre + support + 0.5), clamped to the image; its weights are
+ *    normalised to sum 1 in double precision, then converted to 22-bit
+ *    fixed point, rounding halves away from zero; each sum starts at 2^21
+ *    and is shifted right by 22 bits and clipped to 0..255;
+ *  - nearest: the source pixel int((i + 0.5) * in / out), the position
+ *    accumulated by repeated addition of in / out in double precision, as
+ *    PIL does;
+ *  - a resize to the same size is a copy.
  *
- * CenterCrop(C): when C is larger than the image on a side, that side is
- * padded with zeros first, (C - n) / 2 (floored) before and the rest
- * after; then the crop starts at round((n - C) / 2) with Python's round
- * (half to even: 1 -> 0, 3 -> 2, 5 -> 2). Padding pixels are 0 and
- * normalise to -mean / std like any 0.
+ * Centre crop. CenterCrop(C) first pads any side shorter than C with
+ * zeros, (C - n) / 2 (rounded down) before and the rest after; the crop
+ * then starts at round((n - C) / 2) with Python's round, which takes
+ * halves to the even neighbour (an excess of 1 starts at 0, 3 at 2, 5 at
+ * 2). Padding pixels are 0 and normalise to -mean / std like any 0.
  *
- * ToTensor + Normalize: x = (float)v / 255 then (x - mean) / std, each
- * step rounded to float32 (a 256-entry table per channel). Output is
- * float32 CHW, 3 x crop_h x crop_w. */
+ * Normalisation. ToTensor and Normalize give, for a byte v of channel c,
+ * x = v / 255 and then (x - mean[c]) / std[c], each step rounded to
+ * float32 (mean and std are float32, as torch holds them). The tensor is
+ * float32, channels first: 3 x C x C (3 x H x W for a crop of H x W).
+ *
+ * Sides above 65536 pixels, in the tile, the resize or the crop, are
+ * refused as errors. */
 #ifndef PFM_PREPROCESS_H
 #define PFM_PREPROCESS_H
 

@@ -49,6 +49,10 @@ int pfm_jpeg_rgb(pfm_pixdec *d, const void *jpeg, size_t n,
 	if (pfm_grow(&d->buf, &d->cap, need))
 		return pfm_errf(e, "out of memory decoding a %dx%d JPEG", jw,
 				jh);
+	/* Accurate integer DCT and fancy (smooth) chroma upsampling: libjpeg's
+	 * defaults, which PIL's decoder keeps, so pixels equal
+	 * Image.open().convert("RGB") byte for byte (tests/test_preprocess.c:
+	 * 4:4:4, 4:2:2, 4:2:0, grey, Aperio's RGB-coded tiles). */
 	if (tjDecompress2(d->tj, jpeg, (unsigned long)n, d->buf, jw, 0, jh,
 			  TJPF_RGB, TJFLAG_ACCURATEDCT) &&
 	    tjGetErrorCode(d->tj) != TJERR_WARNING)

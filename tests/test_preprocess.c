@@ -23,6 +23,7 @@
 #include "tile_pixels.h"
 
 #define HE "tests/data/he-1024-a.png"
+#define CMU "tests/data/CMU-1-Small-Region.svs"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
@@ -99,12 +100,12 @@ static int he_crop(int x0, int y0, int w, int h)
 }
 
 /* Queries, answered in order by the reference. */
-enum { Q_VERSION, Q_RESIZE, Q_PREP, Q_JPEG };
+enum { Q_VERSION, Q_RESIZE, Q_PREP, Q_JPEG, Q_DECODE };
 typedef struct {
 	int kind, img, dw, dh, jpeg_of; /* jpeg_of: prep on that case's JPEG */
 	pfm_interp ip;
 	pfm_prep p;
-	int x, y, w, h, quality, sub, grey; /* Q_JPEG */
+	int x, y, w, h, quality, sub, grey; /* Q_JPEG, Q_DECODE */
 	char what[112], jpath[160];
 } tcase;
 static tcase *cases;
@@ -209,6 +210,31 @@ static void jpeg_prep_case(int jc, pfm_prep p)
 	prep_query(c);
 }
 
+/* A JPEG tile as stored in an Aperio slide (what wsi-tile --passthrough
+ * sends), decoded by PIL. */
+static int stored_jpeg_case(pfm_slide *sl, pfm_slide_ctx *sc, int64_t x,
+			    int64_t y)
+{
+	pfm_err e = {0};
+	const uint8_t *j;
+	size_t n;
+	int got = pfm_slide_stored_jpeg(sl, sc, 0, x, y, 240, 240, &j, &n, &e);
+	CHECK(got == 1, "%s: no stored tile at (%lld, %lld): %s", CMU,
+	      (long long)x, (long long)y, e.msg);
+	if (got != 1)
+		return -1;
+	tcase *c = add_case(Q_DECODE, "stored JPEG tile (%lld, %lld) of %s",
+			    (long long)x, (long long)y, CMU);
+	c->w = c->h = 240;
+	snprintf(c->jpath, sizeof c->jpath, "%s/case%d.jpg", dir, ncases - 1);
+	FILE *f = fopen(c->jpath, "wb");
+	CHECK(f && fwrite(j, 1, n, f) == n, "write %s", c->jpath);
+	if (f)
+		fclose(f);
+	fprintf(qf, "decode %s\n", c->jpath);
+	return ncases - 1;
+}
+
 static uint8_t *read_file(const char *path, size_t *n)
 {
 	FILE *f = fopen(path, "rb");
@@ -282,7 +308,7 @@ static void check_case(tcase *c, const uint8_t *ref, size_t n)
 		free(out);
 		return;
 	}
-	if (c->kind == Q_JPEG) {
+	if (c->kind == Q_JPEG || c->kind == Q_DECODE) {
 		size_t jn;
 		uint8_t *jb = read_file(c->jpath, &jn);
 		CHECK(jb != NULL, "%s: no %s", c->what, c->jpath);
@@ -480,6 +506,18 @@ static void build_cases(void)
 		int jc = jpeg_case(hefull, 10, 20, 256, 256, 90, sub, 1);
 		jpeg_prep_case(jc, prep_of(224, 0, 0, 224, 224, B, m, s));
 	}
+	pfm_err e = {0};
+	pfm_slide *sl = pfm_slide_open(CMU, NULL, &e);
+	pfm_slide_ctx *sc = pfm_slide_ctx_new();
+	CHECK(sl != NULL && sc != NULL, "%s", e.msg);
+	static const int64_t at[][2] = {{0, 0}, {240, 480}, {960, 1200}, {1920, 2640}};
+	for (size_t i = 0; sl && i < sizeof at / sizeof *at; i++) {
+		int jc = stored_jpeg_case(sl, sc, at[i][0], at[i][1]);
+		if (jc >= 0 && i % 2 == 0)
+			jpeg_prep_case(jc, prep_of(224, 0, 0, 224, 224, B, m, s));
+	}
+	pfm_slide_ctx_free(sc);
+	pfm_slide_close(sl);
 }
 
 /* Errors, not crashes, for bad arguments. */
@@ -688,7 +726,7 @@ int main(void)
 	timings();
 
 	for (int i = 0; i < ncases; i++)
-		if (cases[i].kind == Q_JPEG)
+		if (cases[i].kind == Q_JPEG || cases[i].kind == Q_DECODE)
 			unlink(cases[i].jpath);
 	for (int i = 0; i < nimgs; i++) {
 		unlink(imgs[i].path);

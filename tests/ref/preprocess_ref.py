@@ -19,6 +19,7 @@ Images (SRC) are "raw:PATH:W:H" (packed RGB8 bytes written by the test) or
       crop (X, Y, W, H) of SRC (grey when GRAY is 1), saved as JPEG to
       OUT with that quality and subsampling (0 4:4:4, 1 4:2:2, 2 4:2:0);
       answers Image.open(OUT).convert("RGB").tobytes()
+  decode PATH                     Image.open(PATH).convert("RGB").tobytes()
 INTERP is bicubic, bilinear or nearest.
 """
 import sys
@@ -84,6 +85,9 @@ def answer(w):
             im = im.convert("L")
         im.save(w[9], "JPEG", quality=qual, subsampling=sub)
         with Image.open(w[9]) as j:
+            return j.convert("RGB").tobytes()
+    if q == "decode":
+        with Image.open(w[1]) as j:
             return j.convert("RGB").tobytes()
     raise ValueError("unknown query " + q)
 
