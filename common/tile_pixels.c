@@ -35,7 +35,7 @@ void pfm_pixdec_free(pfm_pixdec *d)
 int pfm_jpeg_rgb(pfm_pixdec *d, const void *jpeg, size_t n,
 		 const uint8_t **rgb, int *w, int *h, pfm_err *e)
 {
-	int jw, jh, sub, cs;
+	int jw = 0, jh = 0, sub = 0, cs = 0;
 	if (!d->tj && !(d->tj = tjInitDecompress()))
 		return pfm_errf(e, "libjpeg-turbo: %s", tjGetErrorStr2(NULL));
 	if (n > (size_t)0x7fffffff)
@@ -43,8 +43,12 @@ int pfm_jpeg_rgb(pfm_pixdec *d, const void *jpeg, size_t n,
 	if (tjDecompressHeader3(d->tj, jpeg, (unsigned long)n, &jw, &jh, &sub,
 				&cs))
 		return pfm_errf(e, "corrupt JPEG: %s", tjGetErrorStr2(d->tj));
-	if (jw <= 0 || jh <= 0 || (int64_t)jw * jh > PIX_MAX)
-		return pfm_errf(e, "corrupt JPEG: size %dx%d", jw, jh);
+	/* a truncated header can "succeed" without a size: never trust one
+	 * that is not positive */
+	if (jw <= 0 || jh <= 0)
+		return pfm_errf(e, "corrupt JPEG: no image size in its header");
+	if ((int64_t)jw * jh > PIX_MAX)
+		return pfm_errf(e, "JPEG of %dx%d pixels is too large", jw, jh);
 	size_t need = (size_t)jw * jh * 3;
 	if (pfm_grow(&d->buf, &d->cap, need))
 		return pfm_errf(e, "out of memory decoding a %dx%d JPEG", jw,

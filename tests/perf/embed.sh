@@ -1,0 +1,46 @@
+#!/bin/sh
+# embed benchmark, one run side by side: ViT-B/16 at 224 px, batch 16,
+# fp32, 1 and 2 threads: embed (rgb8 tile frames in, embeddings out,
+# decode and preprocessing included) vs the same weights in PyTorch/timm
+# (torch.set_num_threads, OMP_WAIT_POLICY=PASSIVE, random input already
+# normalised: the model alone), and OpenBLAS sgemm GFLOP/s on the
+# model's GEMM shapes (the ceiling). Medians.
+# Usage: sh tests/perf/embed.sh [NBATCH]   (after make and make deps)
+set -eu
+NB=${1:-4}
+B=16
+P=build/perf
+mkdir -p $P
+CC=${CC:-cc}
+$CC -O2 -std=c11 -D_GNU_SOURCE tests/perf/sgemm.c \
+	$(pkg-config --cflags --libs openblas) -o $P/sgemm
+PY=.venv/bin/python
+M=$P/vitb16.safetensors
+[ -f $M ] || $PY tests/perf/embed_model.py $M
+# NB*B tiles of 224^2 rgb8 from the shipped H&E patch
+n=$((NB * B))
+T=$P/embed-tiles.mpk
+imgs=""
+i=0
+while [ $i -lt $(( (n + 15) / 16 )) ]; do imgs="$imgs tests/data/he-1024-a.png"; i=$((i + 1)); done
+bin/wsi-tile -q --no-mask --assume-mpp 0.5 --size 224 --stride 200 -e rgb8 $imgs |
+	bin/frame-cat -q -n $n -F > $T
+now() { date +%s.%N; }
+echo "machine: $(nproc) cores,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); $(date -u +%F)"
+echo "ViT-B/16 @224, batch $B, $n images per run; 35.1 GFLOP/image"
+GF=35.13
+for j in 1 2; do
+	sg=$(for k in 1 2 3; do $P/sgemm $j; done | sort -g | sed -n 2p)
+	e=$(for k in 1 2 3; do
+		t0=$(now); bin/embed -q -m $M -b $B -j $j -i $T > /dev/null; t1=$(now)
+		awk -v a=$t0 -v c=$t1 -v n=$n 'BEGIN { print n / (c - a) }'
+	done | sort -g | sed -n 2p)
+	tt=$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$j OPENBLAS_NUM_THREADS=$j \
+		$PY tests/perf/embed_torch.py $M $j $B $NB)
+	tf=$(echo "$tt" | awk '/fp32/ { print $2 }')
+	tb=$(echo "$tt" | awk '/bf16/ { print $2 }')
+	awk -v j=$j -v e=$e -v tf=$tf -v tb=$tb -v sg=$sg -v gf=$GF 'BEGIN {
+		printf "-j %d: embed fp32 %.2f img/s (%.0f GFLOP/s, %.0f%% of sgemm %.0f GFLOP/s)\n", j, e, e * gf, 100 * e * gf / sg, sg
+		printf "       torch fp32 %.2f img/s (%.0f GFLOP/s); embed/torch %.2fx\n", tf, tf * gf, e / tf
+		printf "       torch bf16 autocast %.2f img/s; embed fp32/torch bf16 %.2fx\n", tb, e / tb }'
+done
