@@ -33,6 +33,13 @@ comma    := ,
 CUDA_LIBS := $(if $(CU_SRCS),-L$(CUDA_HOME)/lib64 -Wl$(comma)-rpath$(comma)$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++)
 endif
 
+# oneDNN (Debian's libdnnl-dev) for embed's bf16 path; optional.
+DNNL     ?= $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.h),1,0)
+ifeq ($(DNNL),1)
+ALL_CFLAGS += -DPFM_DNNL=1
+ALL_LDLIBS += -ldnnl -lgomp
+endif
+
 LIB_SRCS := $(wildcard common/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schemas_gen.o \
             $(if $(filter 1,$(CUDA)),$(CU_SRCS:%.cu=$(BUILD)/%.o))
@@ -45,7 +52,7 @@ SCHEMAS  := $(sort $(wildcard schemas/*.json))
 all: info $(PROGS)
 
 info:
-	@echo "pathfm $(VERSION): CC=$(CC) msgpack=$(MSGPACK_PC) CUDA=$(if $(filter 1,$(CUDA)),enabled ($(NVCC)),disabled)$(if $(SAN), SAN=$(SAN))"
+	@echo "pathfm $(VERSION): CC=$(CC) msgpack=$(MSGPACK_PC) CUDA=$(if $(filter 1,$(CUDA)),enabled ($(NVCC)),disabled) oneDNN=$(if $(filter 1,$(DNNL)),enabled,disabled)$(if $(SAN), SAN=$(SAN))"
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
@@ -96,21 +103,24 @@ demo: deps all
 deps:
 	@sh tools/deps.sh
 
-# libFuzzer targets (clang), each run FUZZ_SECONDS; the committed corpora
-# are replayed by `make check`. New inputs go to $(FUZZ_BIN)/corpus-*,
-# crashes to $(FUZZ_BIN)/ (save them under tests/fuzz/crashes/).
+# libFuzzer targets (clang), each run FUZZ_SECONDS after both are built;
+# the committed corpora are replayed by `make check`. New inputs go to
+# $(FUZZ_BIN)/corpus-*, crashes to $(FUZZ_BIN)/ (save them under
+# tests/fuzz/crashes/). The safetensors target links only what it uses.
 FUZZ_BIN := $(BUILD)/fuzz
 FUZZ_TARGETS := frames safetensors
+FUZZ_SRCS_frames := $(LIB_SRCS) $(BUILD)/gen/schemas_gen.c
+FUZZ_SRCS_safetensors := common/safetensors.c common/safetensors_save.c \
+  common/frame.c common/err.c common/mem.c
+FUZZ_CC = clang -g -O1 -std=c11 -D_GNU_SOURCE -Icommon -I$(BUILD)/gen $(PKG_CFLAGS) \
+  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz: $(BUILD)/gen/schemas_gen.c
-	for t in $(FUZZ_TARGETS); do \
-	  mkdir -p $(FUZZ_BIN)/corpus-$$t && \
-	  clang -g -O1 -std=c11 -D_GNU_SOURCE -Icommon -I$(BUILD)/gen $(PKG_CFLAGS) \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	    tests/fuzz/fuzz_$$t.c $(LIB_SRCS) \
-	    $(BUILD)/gen/schemas_gen.c $(PKG_LIBS) -lm -o $(FUZZ_BIN)/fuzz_$$t && \
-	  $(FUZZ_BIN)/fuzz_$$t -max_total_time=$${FUZZ_SECONDS:-60} \
-	    -artifact_prefix=$(FUZZ_BIN)/ $(FUZZ_BIN)/corpus-$$t tests/fuzz/corpus/$$t \
-	  || exit 1; done
+	@mkdir -p $(FUZZ_BIN)
+	$(foreach t,$(FUZZ_TARGETS),$(FUZZ_CC) tests/fuzz/fuzz_$(t).c $(FUZZ_SRCS_$(t)) \
+	  $(PKG_LIBS) -lm -o $(FUZZ_BIN)/fuzz_$(t) && ) true
+	$(foreach t,$(FUZZ_TARGETS),mkdir -p $(FUZZ_BIN)/corpus-$(t) && \
+	  $(FUZZ_BIN)/fuzz_$(t) -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=$(FUZZ_BIN)/ \
+	  $(FUZZ_BIN)/corpus-$(t) tests/fuzz/corpus/$(t) && ) true
 
 # Every benchmark script, one after another (each prints and checks its
 # own table; RESULTS.md holds the recorded runs).

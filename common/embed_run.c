@@ -278,7 +278,7 @@ static int setup(embed_t *s, const pfm_embed_opts *o, pfm_err *e)
 	if (pfm_prep_check(&s->prep, e))
 		return -1;
 	s->run = pfm_vit_run_new(&s->m, o->batch, s->S, o->threads, e);
-	if (!s->run)
+	if (!s->run || (o->bf16 && pfm_vit_run_bf16(s->run, e)))
 		return -1;
 	s->pws = pfm_prep_ws_new();
 	s->dec = pfm_pixdec_new();

@@ -15,6 +15,7 @@ typedef struct {
 	int tokens;      /* add the patch tokens under tokens.NAME */
 	int keep_pixels; /* else pixels go and the frame becomes "embedding" */
 	int f16;         /* embeddings stored as f16 */
+	int bf16;        /* linear layers in bf16 (oneDNN) */
 	int batch, threads;
 	int size;        /* input side (crop); 0 = the model's */
 	int keep_going;  /* drop bad tiles (counted) instead of failing */

@@ -153,6 +153,10 @@ typedef struct pfm_vit_run pfm_vit_run;
 pfm_vit_run *pfm_vit_run_new(const pfm_vit *m, int max_batch, int img,
 			     int nthreads, pfm_err *e);
 void pfm_vit_run_free(pfm_vit_run *r);
+/* Run the linear layers in bf16 (weights rounded once, inputs rounded
+ * per layer, fp32 accumulation; everything else fp32). Needs a build
+ * with oneDNN. 0 or -1. */
+int pfm_vit_run_bf16(pfm_vit_run *r, pfm_err *e);
 /* Tokens per image (prefix + patches) for this workspace. */
 int pfm_vit_run_tokens(const pfm_vit_run *r);
 

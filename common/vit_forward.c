@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "vit.h"
+#include "vit_bf16.h"
 #include "vit_kernels.h"
 
 /* OpenBLAS' own threads would fight ours. */
@@ -19,7 +20,14 @@ extern void openblas_set_num_threads(int);
 
 typedef struct {
 	float *x, *h, *qkv, *att, *u, *s, *patches;
+	pfm_bf16_ws *bw; /* bf16 only */
+	int failed;
+	pfm_err err;
 } vit_ws;
+
+/* The weights the bf16 path rounds once: the GEMMs' right-hand sides. */
+static const int bf16_tensors[] = {PFM_VP_PATCH_W, PFM_VP_QKV_W,
+				   PFM_VP_PROJ_W, PFM_VP_FC1_W, PFM_VP_FC2_W};
 
 struct pfm_vit_run {
 	const pfm_vit *m;
@@ -29,6 +37,7 @@ struct pfm_vit_run {
 	float *tokens; /* [max_batch, T, D], final-normed */
 	int B;         /* images in the last forward */
 	vit_ws *ws;
+	uint16_t *wbf; /* bf16 weights in the params layout (bf16 only) */
 	/* per call */
 	const float *images;
 	int nb_total;
@@ -39,6 +48,7 @@ static void ws_free(vit_ws *w)
 {
 	free(w->x), free(w->h), free(w->qkv), free(w->att), free(w->u);
 	free(w->s), free(w->patches);
+	pfm_bf16_ws_free(w->bw);
 }
 
 void pfm_vit_run_free(pfm_vit_run *r)
@@ -48,6 +58,7 @@ void pfm_vit_run_free(pfm_vit_run *r)
 	for (int t = 0; r->ws && t < r->nthreads; t++)
 		ws_free(&r->ws[t]);
 	free(r->ws);
+	free(r->wbf);
 	free(r->pos);
 	free(r->tokens);
 	free(r);
@@ -152,6 +163,41 @@ const float *pfm_vit_tokens(const pfm_vit_run *r)
 	return r->tokens;
 }
 
+/* out[M, N] = in[M, K] @ W^T + b, W the tensor at params offset
+ * woff, in fp32 or through bf16. */
+static void lin(const pfm_vit_run *r, vit_ws *w, float *out, const float *in,
+		size_t woff, const float *b, int M, int K, int N)
+{
+	if (!r->wbf) {
+		pfm_linear(out, in, r->m->params + woff, b, M, K, N);
+		return;
+	}
+	if (!w->failed && pfm_bf16_linear(w->bw, out, in, r->wbf + woff, b, M,
+					  K, N, &w->err))
+		w->failed = 1;
+}
+
+int pfm_vit_run_bf16(pfm_vit_run *r, pfm_err *e)
+{
+	const pfm_vit *m = r->m;
+	if (!pfm_bf16_available())
+		return pfm_errf(e, "bf16 needs oneDNN: this build has none "
+				   "(install libdnnl-dev and rebuild)");
+	if (r->wbf)
+		return 0;
+	if (!(r->wbf = malloc(m->nparams * sizeof *r->wbf)))
+		return pfm_errf(e, "out of memory for bf16 weights");
+	for (size_t i = 0; i < sizeof bf16_tensors / sizeof *bf16_tensors; i++) {
+		int k = bf16_tensors[i];
+		pfm_bf16_round(r->wbf + m->off[k], m->params + m->off[k],
+			       m->size[k]);
+	}
+	for (int t = 0; t < r->nthreads; t++)
+		if (!(r->ws[t].bw = pfm_bf16_ws_new(e)))
+			return -1;
+	return 0;
+}
+
 /* Patch embedding, prefix tokens and positions of nb images into x. */
 static void embed_tokens(const pfm_vit_run *r, vit_ws *w, const float *img,
 			 int nb)
@@ -164,10 +210,9 @@ static void embed_tokens(const pfm_vit_run *r, vit_ws *w, const float *img,
 		float *x = w->x + (size_t)b * T * D;
 		pfm_patchify(w->patches, img + (size_t)b * 3 * r->img * r->img,
 			     r->img, r->img, p);
-		pfm_linear(x + (size_t)r->prefix * D, w->patches,
-			   pfm_vit_at(m, P, PFM_VP_PATCH_W),
-			   pfm_vit_at(m, P, PFM_VP_PATCH_B), r->N, 3 * p * p,
-			   D);
+		lin(r, w, x + (size_t)r->prefix * D, w->patches,
+		    m->off[PFM_VP_PATCH_W], pfm_vit_at(m, P, PFM_VP_PATCH_B),
+		    r->N, 3 * p * p, D);
 		int t = 0;
 		if (c->cls)
 			memcpy(x + (size_t)t++ * D, pfm_vit_at(m, P, PFM_VP_CLS),
@@ -199,32 +244,33 @@ static void forward_slice(pfm_vit_run *r, vit_ws *w, int b0, int nb)
 	embed_tokens(r, w, r->images + (size_t)b0 * 3 * r->img * r->img, nb);
 	for (int l = 0; l < c->depth; l++) {
 #define LP(k, per) (pfm_vit_at(m, P, k) + (size_t)l * (per))
+#define LO(k, per) (m->off[k] + (size_t)l * (per))
 		const float *ls1 = c->layerscale ? LP(PFM_VP_LS1, Ds) : NULL;
 		const float *ls2 = c->layerscale ? LP(PFM_VP_LS2, Ds) : NULL;
 		pfm_layernorm(w->h, w->x, LP(PFM_VP_LN1_W, Ds),
 			      LP(PFM_VP_LN1_B, Ds), M, D, c->eps);
-		pfm_linear(w->qkv, w->h, LP(PFM_VP_QKV_W, 3 * Ds * D),
-			   c->qkv_bias ? LP(PFM_VP_QKV_B, 3 * Ds) : NULL, M, D,
-			   3 * D);
+		lin(r, w, w->qkv, w->h, LO(PFM_VP_QKV_W, 3 * Ds * D),
+		    c->qkv_bias ? LP(PFM_VP_QKV_B, 3 * Ds) : NULL, M, D, 3 * D);
 		for (int b = 0; b < nb; b++)
 			pfm_attention(w->att + (size_t)b * T * D,
 				      w->qkv + (size_t)b * T * 3 * D, w->s, T, D,
 				      c->heads);
-		pfm_linear(w->h, w->att, LP(PFM_VP_PROJ_W, Ds * D),
-			   LP(PFM_VP_PROJ_B, Ds), M, D, D);
+		lin(r, w, w->h, w->att, LO(PFM_VP_PROJ_W, Ds * D),
+		    LP(PFM_VP_PROJ_B, Ds), M, D, D);
 		pfm_residual(w->x, w->h, NULL, ls1, M, D);
 		pfm_layernorm(w->h, w->x, LP(PFM_VP_LN2_W, Ds),
 			      LP(PFM_VP_LN2_B, Ds), M, D, c->eps);
-		pfm_linear(w->u, w->h, LP(PFM_VP_FC1_W, (size_t)H1 * D),
-			   LP(PFM_VP_FC1_B, (size_t)H1), M, D, H1);
+		lin(r, w, w->u, w->h, LO(PFM_VP_FC1_W, (size_t)H1 * D),
+		    LP(PFM_VP_FC1_B, (size_t)H1), M, D, H1);
 		if (c->mlp == PFM_MLP_SWIGLU)
 			pfm_bias_swiglu(w->u, w->u, NULL, M, H);
 		else
 			pfm_bias_gelu(w->u, NULL, (size_t)M, H);
-		pfm_linear(w->h, w->u, LP(PFM_VP_FC2_W, Ds * H),
-			   LP(PFM_VP_FC2_B, Ds), M, H, D);
+		lin(r, w, w->h, w->u, LO(PFM_VP_FC2_W, Ds * H),
+		    LP(PFM_VP_FC2_B, Ds), M, H, D);
 		pfm_residual(w->x, w->h, NULL, ls2, M, D);
 #undef LP
+#undef LO
 	}
 	pfm_layernorm(r->tokens + (size_t)b0 * T * D, w->x,
 		      pfm_vit_at(m, P, PFM_VP_NORM_W),
@@ -270,6 +316,12 @@ int pfm_vit_forward(pfm_vit_run *r, const float *images, int B, pfm_err *e)
 		else
 			slice_main(&args[t]);
 	}
+	for (int t = 0; t < nt; t++)
+		if (r->ws[t].failed) {
+			r->ws[t].failed = 0;
+			*e = r->ws[t].err;
+			return -1;
+		}
 	return 0;
 }
 

@@ -26,6 +26,9 @@ static const char usage[] =
 "                         experts); default: drop them, frames become\n"
 "                         embedding frames\n"
 "      --dtype T          f32 (default) or f16 for what embed adds\n"
+"      --precision P      fp32 (default) or bf16: linear layers in bf16 with\n"
+"                         fp32 accumulation (oneDNN; ~2x faster, ~1e-2\n"
+"                         relative error)\n"
 "  -b, --batch N          tiles per forward pass (default 16)\n"
 "  -j, --threads N        threads (default 1)\n"
 "      --size N           input side after resize and crop (default: the\n"
@@ -52,7 +55,7 @@ static const char usage[] =
 "See embed(1), convert-weights(1), pathfm-frames(5).\n";
 
 enum { O_MODEL_DIR = 256, O_KIND, O_TOKENS, O_KEEP_PIXELS, O_DTYPE, O_SIZE,
-       O_INFO, O_PROGRESS };
+       O_INFO, O_PROGRESS, O_PRECISION };
 
 static const struct option longopts[] = {
 	{"model", required_argument, 0, 'm'},
@@ -62,6 +65,7 @@ static const struct option longopts[] = {
 	{"tokens", no_argument, 0, O_TOKENS},
 	{"keep-pixels", no_argument, 0, O_KEEP_PIXELS},
 	{"dtype", required_argument, 0, O_DTYPE},
+	{"precision", required_argument, 0, O_PRECISION},
 	{"batch", required_argument, 0, 'b'},
 	{"threads", required_argument, 0, 'j'},
 	{"size", required_argument, 0, O_SIZE},
@@ -120,6 +124,12 @@ int main(int argc, char **argv)
 				return pfm_usage_fail("--dtype: f32 or f16, not "
 						      "'%s'", optarg);
 			o.f16 = !strcmp(optarg, "f16");
+			break;
+		case O_PRECISION:
+			if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
+				return pfm_usage_fail("--precision: fp32 or bf16, "
+						      "not '%s'", optarg);
+			o.bf16 = !strcmp(optarg, "bf16");
 			break;
 		case 'b':
 			if ((rc = count_arg("batch", optarg, 1, 4096, &o.batch)))

@@ -58,6 +58,12 @@ for k in cls mean cls+mean; do
 		echo "  embed vs torch, $in tiles, $k: max rel err $err over $n tiles"
 	done
 done
+# bf16 linear layers: within 2e-2 of fp32 torch.
+expect bf16 0 "embed -m $M --precision bf16 --keep-pixels -j 2 -i $T/jpeg.mpk | frame-cat --full | $PY tests/ref/embed_ref.py check $M cls > $T/ref"
+read n err < $T/ref
+awk -v e="$err" 'BEGIN { exit !(e <= 2e-2) }' && pass || fail "bf16: rel err $err"
+echo "  embed --precision bf16 vs torch fp32, jpeg tiles, cls: max rel err $err"
+expect bad-precision 2 embed -m $M --precision fp8
 # f16 output: within f16 rounding of the f32 embedding.
 expect f16 0 "embed -m $M --dtype f16 --keep-pixels -i $T/jpeg.mpk | frame-cat --full | $PY tests/ref/embed_ref.py check $M cls > $T/ref"
 read n err < $T/ref

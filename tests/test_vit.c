@@ -15,6 +15,7 @@
 #include "check.h"
 #include "safetensors.h"
 #include "vit.h"
+#include "vit_bf16.h"
 
 static char dir[] = "/tmp/pfm-vit-XXXXXX";
 
@@ -41,7 +42,10 @@ static float *f32(const pfm_st_tensor *t)
 	return p;
 }
 
-static void one_case(const char *name, int threads)
+/* bf16: the linear layers in bf16 (oneDNN), held to BF16_TOL. */
+#define BF16_TOL 2e-2
+
+static void one_case(const char *name, int threads, int bf16)
 {
 	char mp[256], rp[256];
 	snprintf(mp, sizeof mp, "%s/%s.safetensors", dir, name);
@@ -65,14 +69,19 @@ static void one_case(const char *name, int threads)
 	CHECK(r != NULL, "%s: run: %s", name, r ? "" : e.msg);
 	if (!r)
 		goto out;
+	double tol = bf16 ? BF16_TOL : 1e-4;
+	if (bf16 && pfm_vit_run_bf16(r, &e)) {
+		CHECK(0, "%s: bf16: %s", name, e.msg);
+		goto out;
+	}
 	CHECK(!pfm_vit_forward(r, x, B, &e), "%s: forward: %s", name, e.msg);
 	const pfm_st_tensor *tt = pfm_st_find(ref, "tokens");
 	float *tok = f32(tt);
 	CHECK(tt->count == (size_t)B * pfm_vit_run_tokens(r) * m.cfg.dim,
 	      "%s: %zu reference tokens", name, tt->count);
 	double err = rel_err(pfm_vit_tokens(r), tok, tt->count);
-	CHECK(err <= 1e-4, "%s (%d threads): tokens rel err %.3g", name,
-	      threads, err);
+	CHECK(err <= tol, "%s (%d threads%s): tokens rel err %.3g", name,
+	      threads, bf16 ? ", bf16" : "", err);
 	double worst = err;
 	free(tok);
 	for (int k = 0; k < PFM_NOUT; k++) {
@@ -94,14 +103,14 @@ static void one_case(const char *name, int threads)
 		      key, e.msg);
 		err = rel_err(got, want, t->count);
 		worst = err > worst ? err : worst;
-		CHECK(err <= 1e-4, "%s (%d threads): %s rel err %.3g", name,
-		      threads, key, err);
+		CHECK(err <= tol, "%s (%d threads%s): %s rel err %.3g", name,
+		      threads, bf16 ? ", bf16" : "", key, err);
 		free(want);
 		free(got);
 	}
-	printf("  %-16s %-14s %d thread%s  max rel err %.2e\n", name,
+	printf("  %-16s %-14s %d thread%s %s max rel err %.2e\n", name,
 	       pfm_vit_scheme_name(m.cfg.scheme), threads,
-	       threads > 1 ? "s" : " ", worst);
+	       threads > 1 ? "s" : " ", bf16 ? "bf16" : "fp32", worst);
 out:
 	pfm_vit_run_free(r);
 	free(x);
@@ -175,7 +184,12 @@ int main(void)
 	CHECK(system(cmd) == 0, "%s failed", cmd);
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
 		for (int t = 1; t <= 2; t++)
-			one_case(cases[i], t);
+			one_case(cases[i], t, 0);
+	if (pfm_bf16_available())
+		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+			one_case(cases[i], 2, 1);
+	else
+		printf("bf16: skipped (built without oneDNN)\n");
 
 	broken("vits16", "blocks.1.attn.proj.bias", NULL, NULL, NULL,
 	       "missing tensor \"blocks.1.attn.proj.bias\"");

@@ -5,9 +5,11 @@
 # apt-get command instead. Quiet when everything is there.
 set -eu
 cd "$(dirname "$0")/.."
-# C build and tests.
+# C build and tests (libdnnl-dev: oneDNN's bf16 matmul for embed
+# --precision bf16).
 pkgs="build-essential pkg-config libopenslide-dev libtiff-dev libturbojpeg0-dev
-libpng-dev libzmq3-dev libopenblas-dev clang libclang-rt-14-dev jq"
+libpng-dev libzmq3-dev libopenblas-dev clang libclang-rt-14-dev jq
+libdnnl-dev"
 # msgpack-c: Debian 12 calls it libmsgpack-dev, newer releases libmsgpack-c-dev.
 if apt-cache show libmsgpack-c-dev >/dev/null 2>&1; then
 	pkgs="$pkgs libmsgpack-c-dev"

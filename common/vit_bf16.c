@@ -1,0 +1,209 @@
+/* vit_bf16.c: the ViT's linear layers in bf16 (embed --precision bf16).
+ *
+ * Weights are rounded to bf16 once; each layer's input is rounded to bf16
+ * as it goes in; oneDNN's matmul (AVX-512 BF16 on this CPU) multiplies
+ * them with fp32 accumulation, adds the fp32 bias and writes fp32. Every
+ * other operation (attention scores, softmax, LayerNorm, GELU, residual
+ * stream) stays fp32. Built when oneDNN's headers are found (Debian's
+ * libdnnl-dev); otherwise asking for bf16 is an error. */
+#include "vit_bf16.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef PFM_DNNL
+#include <oneapi/dnnl/dnnl.h>
+
+/* oneDNN threads through OpenMP: each of our threads uses one. */
+extern void omp_set_num_threads(int);
+
+/* fp32 -> bf16, round to nearest even (NaN stays NaN: quiet bit set). */
+static inline uint16_t bf16(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	if ((u & 0x7fffffff) > 0x7f800000)
+		return (uint16_t)((u >> 16) | 0x40);
+	u += 0x7fff + ((u >> 16) & 1);
+	return (uint16_t)(u >> 16);
+}
+
+void pfm_bf16_round(uint16_t *out, const float *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = bf16(in[i]);
+}
+
+#define MAX_PRIMS 32
+
+typedef struct {
+	int M, K, N, bias;
+	dnnl_primitive_t p;
+	dnnl_memory_t src, wei, bia, dst;
+} prim_t;
+
+struct pfm_bf16_ws {
+	dnnl_engine_t eng;
+	dnnl_stream_t st;
+	prim_t prims[MAX_PRIMS];
+	int nprims;
+	uint16_t *act;
+	size_t act_cap;
+};
+
+int pfm_bf16_available(void)
+{
+	return 1;
+}
+
+pfm_bf16_ws *pfm_bf16_ws_new(pfm_err *e)
+{
+	pfm_bf16_ws *w = calloc(1, sizeof *w);
+	if (!w) {
+		pfm_errf(e, "out of memory");
+		return NULL;
+	}
+	if (dnnl_engine_create(&w->eng, dnnl_cpu, 0) ||
+	    dnnl_stream_create(&w->st, w->eng, dnnl_stream_default_flags)) {
+		pfm_errf(e, "oneDNN: cannot create a CPU engine");
+		pfm_bf16_ws_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void pfm_bf16_ws_free(pfm_bf16_ws *w)
+{
+	if (!w)
+		return;
+	for (int i = 0; i < w->nprims; i++) {
+		prim_t *p = &w->prims[i];
+		dnnl_primitive_destroy(p->p);
+		dnnl_memory_destroy(p->src);
+		dnnl_memory_destroy(p->wei);
+		if (p->bia)
+			dnnl_memory_destroy(p->bia);
+		dnnl_memory_destroy(p->dst);
+	}
+	if (w->st)
+		dnnl_stream_destroy(w->st);
+	if (w->eng)
+		dnnl_engine_destroy(w->eng);
+	free(w->act);
+	free(w);
+}
+
+/* The matmul for (M, K) x (K, N)^T, made once per shape and thread. */
+static prim_t *prim(pfm_bf16_ws *w, int M, int K, int N, int bias,
+		    pfm_err *e)
+{
+	for (int i = 0; i < w->nprims; i++) {
+		prim_t *p = &w->prims[i];
+		if (p->M == M && p->K == K && p->N == N && p->bias == bias)
+			return p;
+	}
+	if (w->nprims == MAX_PRIMS) { /* shapes only vary with the batch */
+		pfm_errf(e, "oneDNN: too many matmul shapes");
+		return NULL;
+	}
+	prim_t *p = &w->prims[w->nprims];
+	memset(p, 0, sizeof *p);
+	dnnl_memory_desc_t a, b, c, d;
+	dnnl_dims_t ad = {M, K}, bd = {K, N}, cd = {1, N}, dd = {M, N};
+	dnnl_matmul_desc_t md;
+	dnnl_primitive_desc_t pd = NULL;
+	/* weights are [N, K] row-major: as a K x N matrix that is "ba" */
+	if (dnnl_memory_desc_init_by_tag(&a, 2, ad, dnnl_bf16, dnnl_ab) ||
+	    dnnl_memory_desc_init_by_tag(&b, 2, bd, dnnl_bf16, dnnl_ba) ||
+	    dnnl_memory_desc_init_by_tag(&c, 2, cd, dnnl_f32, dnnl_ab) ||
+	    dnnl_memory_desc_init_by_tag(&d, 2, dd, dnnl_f32, dnnl_ab) ||
+	    dnnl_matmul_desc_init(&md, &a, &b, bias ? &c : NULL, &d) ||
+	    dnnl_primitive_desc_create(&pd, &md, NULL, w->eng, NULL) ||
+	    dnnl_primitive_create(&p->p, pd) ||
+	    dnnl_memory_create(&p->src, &a, w->eng, DNNL_MEMORY_NONE) ||
+	    dnnl_memory_create(&p->wei, &b, w->eng, DNNL_MEMORY_NONE) ||
+	    (bias && dnnl_memory_create(&p->bia, &c, w->eng,
+					DNNL_MEMORY_NONE)) ||
+	    dnnl_memory_create(&p->dst, &d, w->eng, DNNL_MEMORY_NONE)) {
+		if (pd)
+			dnnl_primitive_desc_destroy(pd);
+		pfm_errf(e, "oneDNN: no bf16 matmul for %dx%dx%d on this CPU",
+			 M, K, N);
+		return NULL;
+	}
+	dnnl_primitive_desc_destroy(pd);
+	p->M = M, p->K = K, p->N = N, p->bias = bias;
+	w->nprims++;
+	return p;
+}
+
+int pfm_bf16_linear(pfm_bf16_ws *w, float *out, const float *in,
+		    const uint16_t *wt, const float *b, int M, int K, int N,
+		    pfm_err *e)
+{
+	size_t n = (size_t)M * K;
+	if (n > w->act_cap) {
+		uint16_t *a = realloc(w->act, n * sizeof *a);
+		if (!a)
+			return pfm_errf(e, "out of memory");
+		w->act = a;
+		w->act_cap = n;
+	}
+	pfm_bf16_round(w->act, in, n);
+	prim_t *p = prim(w, M, K, N, b != NULL, e);
+	if (!p)
+		return -1;
+	omp_set_num_threads(1);
+	dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, p->src},
+				   {DNNL_ARG_WEIGHTS, p->wei},
+				   {DNNL_ARG_DST, p->dst},
+				   {DNNL_ARG_BIAS, p->bia}};
+	if (dnnl_memory_set_data_handle_v2(p->src, w->act, w->st) ||
+	    dnnl_memory_set_data_handle_v2(p->wei, (void *)wt, w->st) ||
+	    dnnl_memory_set_data_handle_v2(p->dst, out, w->st) ||
+	    (b && dnnl_memory_set_data_handle_v2(p->bia, (void *)b, w->st)) ||
+	    dnnl_primitive_execute(p->p, w->st, b ? 4 : 3, args) ||
+	    dnnl_stream_wait(w->st))
+		return pfm_errf(e, "oneDNN: bf16 matmul %dx%dx%d failed", M, K,
+				N);
+	return 0;
+}
+
+#else /* no oneDNN */
+
+int pfm_bf16_available(void)
+{
+	return 0;
+}
+
+pfm_bf16_ws *pfm_bf16_ws_new(pfm_err *e)
+{
+	pfm_errf(e, "bf16 needs oneDNN: this build has none (install "
+		    "libdnnl-dev and rebuild)");
+	return NULL;
+}
+
+void pfm_bf16_ws_free(pfm_bf16_ws *w)
+{
+	(void)w;
+}
+
+void pfm_bf16_round(uint16_t *out, const float *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &in[i], 4);
+		u += 0x7fff + ((u >> 16) & 1);
+		out[i] = (uint16_t)(u >> 16);
+	}
+}
+
+int pfm_bf16_linear(pfm_bf16_ws *w, float *out, const float *in,
+		    const uint16_t *wt, const float *b, int M, int K, int N,
+		    pfm_err *e)
+{
+	(void)w, (void)out, (void)in, (void)wt, (void)b, (void)M, (void)K;
+	(void)N;
+	return pfm_errf(e, "bf16 needs oneDNN");
+}
+#endif
