@@ -3,6 +3,7 @@
 #include "vit_config.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "frame.h"
@@ -65,10 +66,50 @@ static int get_rgb(const msgpack_object *v, const char *k, float *out,
 	return 0;
 }
 
+/* String-valued keys: the value's index in names is the enum value. */
+static const char *const scheme_names[] = {"timm", "hf-vit", "hf-dinov2",
+					   "dinov2", "open_clip-coca", NULL};
+static const char *const mlp_names[] = {"gelu", "swiglu", NULL};
+static const char *const pool_names[] = {"cls", "mean", "cls+mean",
+					 "pooled", NULL};
+static const char *const interp_names[] = {"bicubic", "bilinear",
+					   "nearest", NULL};
+static const char *const pos_names[] = {"timm", "dinov2", "hf", NULL};
+static const struct {
+	const char *key;
+	unsigned bit;
+	const char *const *names;
+	size_t off;
+} enums[] = {
+	{"scheme", VC_SCHEME, scheme_names, offsetof(pfm_vit_config, scheme)},
+	{"mlp", VC_MLP, mlp_names, offsetof(pfm_vit_config, mlp)},
+	{"pool", VC_OUT, pool_names, offsetof(pfm_vit_config, out)},
+	{"interpolation", VC_INTERP, interp_names,
+	 offsetof(pfm_vit_config, interp)},
+	{"pos_interp", VC_POS_INTERP, pos_names,
+	 offsetof(pfm_vit_config, pos_interp)},
+};
+
+static int get_enum(const msgpack_object *v, const char *k,
+		    const char *const *names, int *out, pfm_err *e)
+{
+	char s[64], list[160] = "";
+	if (get_str(v, k, s, sizeof s, e))
+		return -1;
+	for (int i = 0; names[i]; i++) {
+		if (!strcmp(s, names[i])) {
+			*out = i;
+			return 0;
+		}
+		snprintf(list + strlen(list), sizeof list - strlen(list),
+			 "%s%s", i ? ", " : "", names[i]);
+	}
+	return pfm_errf(e, "\"%s\" is one of %s, not \"%s\"", k, list, s);
+}
+
 static int one_key(pfm_vit_config *c, unsigned *g, int *nec, const char *k,
 		   const msgpack_object *v, pfm_err *e)
 {
-	char s[64];
 #define INT(key, field, lo, hi, bit)                                         \
 	if (!strcmp(k, key)) {                                                \
 		*g |= bit;                                                    \
@@ -113,67 +154,12 @@ static int one_key(pfm_vit_config *c, unsigned *g, int *nec, const char *k,
 		*g |= VC_NAME;
 		return get_str(v, k, c->name, sizeof c->name, e);
 	}
-	if (!strcmp(k, "scheme")) {
-		*g |= VC_SCHEME;
-		if (get_str(v, k, s, sizeof s, e))
-			return -1;
-		if (pfm_vit_scheme_parse(s, &c->scheme))
-			return pfm_errf(e, "unknown scheme \"%s\" (timm, "
-					   "hf-vit, hf-dinov2, dinov2, "
-					   "open_clip-coca)", s);
-		return 0;
-	}
-	if (!strcmp(k, "mlp")) {
-		*g |= VC_MLP;
-		if (get_str(v, k, s, sizeof s, e))
-			return -1;
-		if (!strcmp(s, "gelu"))
-			c->mlp = PFM_MLP_GELU;
-		else if (!strcmp(s, "swiglu"))
-			c->mlp = PFM_MLP_SWIGLU;
-		else
-			return pfm_errf(e, "\"mlp\" is gelu or swiglu, not "
-					   "\"%s\"", s);
-		return 0;
-	}
-	if (!strcmp(k, "pool")) {
-		*g |= VC_OUT;
-		if (get_str(v, k, s, sizeof s, e))
-			return -1;
-		if (pfm_vit_out_parse(s, &c->out))
-			return pfm_errf(e, "unknown pool \"%s\" (cls, mean, "
-					   "cls+mean, pooled)", s);
-		return 0;
-	}
-	if (!strcmp(k, "interpolation")) {
-		*g |= VC_INTERP;
-		if (get_str(v, k, s, sizeof s, e))
-			return -1;
-		if (!strcmp(s, "bicubic"))
-			c->interp = PFM_INTERP_BICUBIC;
-		else if (!strcmp(s, "bilinear"))
-			c->interp = PFM_INTERP_BILINEAR;
-		else if (!strcmp(s, "nearest"))
-			c->interp = PFM_INTERP_NEAREST;
-		else
-			return pfm_errf(e, "unknown interpolation \"%s\"", s);
-		return 0;
-	}
-	if (!strcmp(k, "pos_interp")) {
-		*g |= VC_POS_INTERP;
-		if (get_str(v, k, s, sizeof s, e))
-			return -1;
-		if (!strcmp(s, "timm"))
-			c->pos_interp = PFM_POS_TIMM;
-		else if (!strcmp(s, "dinov2"))
-			c->pos_interp = PFM_POS_DINOV2;
-		else if (!strcmp(s, "hf"))
-			c->pos_interp = PFM_POS_HF;
-		else
-			return pfm_errf(e, "unknown pos_interp \"%s\" (timm, "
-					   "dinov2, hf)", s);
-		return 0;
-	}
+	for (size_t i = 0; i < sizeof enums / sizeof *enums; i++)
+		if (!strcmp(k, enums[i].key)) {
+			*g |= enums[i].bit;
+			return get_enum(v, k, enums[i].names,
+					(int *)((char *)c + enums[i].off), e);
+		}
 	if (!strcmp(k, "pooler")) {
 		if (v->type != MSGPACK_OBJECT_MAP)
 			return pfm_errf(e, "\"pooler\" must be an object");
