@@ -20,7 +20,11 @@
 
 #include "adamw.h"
 #include "err.h"
+#include "frame.h"
+#include "io.h"
+#include "layers.h"
 #include "rng.h"
+#include "slide.h"
 
 #define PFM_MIL_MAX_MLP 4
 
@@ -145,5 +149,162 @@ double pfm_mil_surv_nll(const float *logits, int k, int y, int censored,
 			double alpha, float scale, float *dlogits);
 /* risk = -sum_j S_j; surv (may be NULL) gets S[k]. */
 double pfm_mil_surv_risk(const float *logits, int k, double *surv);
+
+/* ---- bags of embeddings (mil_data.c) ---- */
+
+/* One slide's instances, in the order their frames came. */
+typedef struct {
+	char *id;
+	int n, cap;
+	float *x;       /* [n,d] */
+	int64_t *xy;    /* [n,2] level-0 x, y of the source tiles */
+	float *box;     /* [n,3] tile width, height (pixels) and mpp; 0 unknown */
+	int has_xy;     /* every instance has coordinates */
+	char *src;      /* where its first frame came from, for errors */
+	uint64_t frame; /* that frame's index */
+} pfm_bag;
+
+typedef struct {
+	const char *want_emb; /* emb.NAME to use; NULL: the only one */
+	char *emb;            /* the one used */
+	int d;                /* width, from the first frame */
+	int nbags, cap;
+	pfm_bag *bags;
+	int *hash;            /* open addressing over bags, -1 empty */
+	int hcap;
+	uint64_t frames, other; /* embedding frames taken, other frames skipped */
+} pfm_bagset;
+
+/* Take one frame (embedding or tile frames carrying emb; other types are
+ * counted in s->other and skipped). An emb tensor of shape [d] or [1,d]
+ * is one instance (coordinates from x, y; box from width, height, mpp);
+ * [n,d] is n instances (coordinates from a "coords" tensor [n,2] if the
+ * frame has one). f16, bf16, f32 and f64 are read. Non-finite values,
+ * a width other than the first frame's, several embeddings without
+ * want_emb, are errors naming src, the frame and the slide. */
+int pfm_bagset_add(pfm_bagset *s, const pfm_frame *f, const char *src,
+		   pfm_err *e);
+/* Every frame of a stream spec (-, file, ZeroMQ endpoint) or of every
+ * file in a directory (sorted by name; hidden and *.tmp.* files
+ * skipped). */
+int pfm_bagset_read(pfm_bagset *s, const char *spec, const pfm_io_opts *io,
+		    pfm_err *e);
+int pfm_bagset_find(const pfm_bagset *s, const char *id);
+void pfm_bagset_free(pfm_bagset *s);
+
+/* ---- labels and the task (mil_data.c) ---- */
+
+/* The labels CSV: slide_id, then label and/or time,event; case_id
+ * optional (default: the slide is its own case). */
+typedef struct {
+	int task;           /* PFM_TASK_* */
+	int nslides;        /* labelled slides that have a bag */
+	char **slide;       /* their ids (borrowed from the bags) */
+	int *bag;           /* their bag index */
+	int *csv_row;       /* their row in the labels file */
+	int *case_of;       /* their case index */
+	int ncases;
+	char **cases;
+	int nclass;
+	char **classes;     /* class names, index order */
+	int *y;             /* class index, or survival bin */
+	double *time;       /* survival */
+	int *event;
+	int nbins;
+	double edges[65];   /* survival bin edges */
+	/* what did not join, by name */
+	int nunlabelled, nmissing;
+	char **unlabelled;  /* bags without a label row */
+	char **missing;     /* label rows without a bag */
+} pfm_mil_data;
+
+typedef struct {
+	int task;            /* -1: survival when the file has time and event
+			      * and no label, else classification */
+	const char *classes; /* comma-separated class order, or NULL: sorted
+			      * (numerically when every label is an integer) */
+	int nbins;           /* survival bins (4) */
+	double bin_eps;      /* widening of the outer bin edges (1e-6) */
+} pfm_mil_data_opts;
+
+/* Join the labels file with the bags. Bags without labels and labels
+ * without bags are listed in d->unlabelled / d->missing (the caller
+ * reports them); a label row with an empty bag, a duplicate slide, an
+ * unknown class (with o->classes), a bad time or event, are errors
+ * naming the file and line. */
+int pfm_mil_data_load(pfm_mil_data *d, const char *labels_csv,
+		      const pfm_bagset *bags, const pfm_mil_data_opts *o,
+		      pfm_err *e);
+void pfm_mil_data_free(pfm_mil_data *d);
+
+/* ---- splits (mil_split.c) ---- */
+
+enum { PFM_SPLIT_NONE = -1, PFM_SPLIT_TRAIN, PFM_SPLIT_VAL, PFM_SPLIT_TEST };
+
+typedef struct {
+	int nfolds;
+	int *fold_id;       /* the fold numbers (from the CSV, or 0..K-1) */
+	signed char *split; /* nfolds x nslides: PFM_SPLIT_* */
+} pfm_mil_splits;
+
+/* The splits CSV, columns fold, slide_id, split (train, val or test).
+ * Rows naming slides the task does not hold are counted in *unknown
+ * (listed by the caller from the file); other problems are errors. */
+int pfm_mil_splits_read(pfm_mil_splits *s, const char *path,
+			const pfm_mil_data *d, int *unknown, char ***unknown_ids,
+			pfm_err *e);
+/* Stratified K-fold by case: cases are grouped by stratum (class, or
+ * event for survival), shuffled with seed within each, and dealt to the
+ * folds in turn (the deal continuing across strata); fold k is the test
+ * set of fold k, and val_frac of the other cases of each stratum
+ * (rounded) the validation set. */
+int pfm_mil_splits_kfold(pfm_mil_splits *s, const pfm_mil_data *d, int k,
+			 double val_frac, uint64_t seed, pfm_err *e);
+/* One stratified train:val:test split by case in the given ratios. */
+int pfm_mil_splits_ratio(pfm_mil_splits *s, const pfm_mil_data *d,
+			 const double ratio[3], uint64_t seed, pfm_err *e);
+void pfm_mil_splits_free(pfm_mil_splits *s);
+
+/* ---- training and evaluation (mil_train.c) ---- */
+
+enum { PFM_MONITOR_LOSS, PFM_MONITOR_ERROR, PFM_MONITOR_AUC };
+
+typedef struct {
+	pfm_mil_config model;     /* d and nout are set from the data */
+	pfm_mil_train_opts train; /* task is set from the data */
+	int epochs;
+	int patience;             /* early stopping (needs a val split); 0: off */
+	int min_epochs;           /* never stop before */
+	int monitor;              /* PFM_MONITOR_*: val loss, error, AUC/c-index */
+	int weighted;             /* class-weighted sampling with replacement */
+	int shuffle;              /* 0: train in the labels file's order */
+	int max_tiles;            /* training bags subsampled to this; 0: all */
+	int runs;                 /* seeds seed, seed+1, ... */
+	uint64_t seed;
+	const char *init;         /* initial weights: raw float32 parameters */
+	const char *save;         /* write trained weights to SAVE-foldF-runR.f32 */
+	int boot;                 /* bootstrap replicates; 0: none */
+	double ci;                /* bootstrap level */
+	const char *task, *model_name, *head, *run_id;
+	int log_steps;            /* a metric frame per optimizer step */
+	pfm_writer *results, *predictions, *log; /* NULL: not wanted */
+	const char *heatmap_dir;
+	const pfm_slide_list *slides; /* slide paths for the heatmaps */
+	int progress;             /* a progress line on stderr */
+	void (*warn)(const char *fmt, ...);
+} pfm_mil_run_opts;
+
+/* Train and evaluate every fold x run: results (one result frame per
+ * metric on the test split), predictions (one prediction frame per test
+ * slide), log (metric frames), heatmaps. */
+int pfm_mil_run(const pfm_mil_data *d, const pfm_bagset *bags,
+		const pfm_mil_splits *s, const pfm_mil_run_opts *o, pfm_err *e);
+
+/* Attention over the slide's thumbnail (CLAM-style heatmap) as an RGB
+ * PNG written atomically to png: each tile's box coloured by its
+ * attention's percentile (blue low, red high), blended over the slide.
+ * Needs the bag's coordinates. (mil_heatmap.c) */
+int pfm_mil_heatmap(const char *png, const char *slide_path,
+		    const pfm_bag *bag, const float *att, pfm_err *e);
 
 #endif

@@ -5,12 +5,13 @@ set -eu
 out=${1:-man/man5/pathfm-frames.5}
 {
 	cat man/src/pathfm-frames.5.head
-	for t in tile embedding metric result error eos; do
+	for t in tile embedding metric result prediction error eos; do
 		jq -r --arg t "$t" '
 		  def esc: gsub("\\\\"; "\\e") | gsub("^\\."; "\\&.") | gsub("-"; "\\-");
 		  def kind: if .type then (if (.type|type)=="array" then .type|join(" or ") else .type end)
 		            elif .const then "\"\(.const)\""
 		            elif .enum then (.enum|map(tostring)|join(" | "))
+		            elif ."$ref" == "tensor.json" then "tensor"
 		            elif ."$ref" then "map of tensors" else "any" end
 ;
 		  . as $s |
