@@ -135,6 +135,11 @@ install: all
 	for s in 1 5 7; do for f in man/man$$s/*.$$s; do [ -e "$$f" ] && \
 	  install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; done; true
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(PREFIX)/share/pathfm/schemas/
+	# convert-weights needs Python with torch: not in bin/; run it from
+	# share/pathfm/tools with PATHFM_PYTHON set (see convert-weights(1))
+	install -d $(DESTDIR)$(PREFIX)/share/pathfm/tools/convert_weights
+	install -m 755 tools/convert-weights $(DESTDIR)$(PREFIX)/share/pathfm/tools/
+	install -m 644 tools/convert_weights/*.py $(DESTDIR)$(PREFIX)/share/pathfm/tools/convert_weights/
 
 clean:
 	rm -rf build build-asan bin

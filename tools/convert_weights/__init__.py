@@ -1,0 +1,1 @@
+"""convert_weights: public ViT checkpoints -> embed's safetensors files."""
