@@ -89,4 +89,31 @@ int pfm_bootstrap_ci(pfm_metric_fn fn, void *ctx, size_t n,
 		     const pfm_boot_opts *o, double *lo, double *hi,
 		     int *valid, pfm_err *e);
 
+/* ---- a split's predictions, metric by metric (metrics_eval.c) ---- */
+
+enum {
+	PFM_MET_AUROC, PFM_MET_BALACC, PFM_MET_F1_MACRO, PFM_MET_F1_WEIGHTED,
+	PFM_MET_ACCURACY, PFM_MET_KAPPA, PFM_MET_CINDEX, PFM_MET_N
+};
+/* "auroc", "balanced_accuracy", "f1_macro", "f1_weighted", "accuracy",
+ * "kappa_quadratic", "c_index" */
+extern const char *const pfm_metric_name[PFM_MET_N];
+
+typedef struct {
+	size_t n;
+	int k;                 /* classes */
+	const int *y, *pred;   /* classification */
+	const double *prob;    /* n x k, or NULL: no AUC */
+	const int *event;      /* survival */
+	const double *time, *risk;
+} pfm_eval;
+
+/* Metric id on the cases idx[0..m) of v (with repeats; idx NULL: all n). */
+int pfm_eval_metric(const pfm_eval *v, int id, const size_t *idx, size_t m,
+		    double *out, pfm_err *e);
+/* The same metric's percentile interval over bootstrap resamples of the
+ * n cases (pfm_bootstrap_ci). */
+int pfm_eval_ci(const pfm_eval *v, int id, const pfm_boot_opts *o,
+		double *lo, double *hi, int *valid, pfm_err *e);
+
 #endif

@@ -43,60 +43,24 @@ static int eval_alloc(evalset *v, int n, int k)
 	return v->idx && v->y && v->pred && v->event && v->prob && v->risk && v->time ? 0 : -1;
 }
 
-/* The metrics of a split. */
-enum { M_AUROC, M_BALACC, M_F1M, M_F1W, M_ACC, M_KAPPA, M_CINDEX, M_LOSS, M_N };
-static const char *metric_name[M_N] = {
-	"auroc", "balanced_accuracy", "f1_macro", "f1_weighted", "accuracy",
-	"kappa_quadratic", "c_index", "loss"};
+/* The metrics of a split: pfm_eval's, and the loss. */
+#define M_LOSS PFM_MET_N
 
-/* Metric id on cases idx[0..n) of v (with repeats); -1 when undefined. */
-static int metric_on(const evalset *v, int task, int id, const size_t *idx,
-		     size_t n, double *out, pfm_err *e)
+static const char *mname(int id)
 {
-	int *y = malloc(sizeof *y * n), *p = malloc(sizeof *p * n), *ev = malloc(sizeof *ev * n);
-	double *pr = malloc(sizeof *pr * n * v->k), *rk = malloc(sizeof *rk * n);
-	double *tm = malloc(sizeof *tm * n);
-	int rc = 0;
-	if (!y || !p || !ev || !pr || !rk || !tm) {
-		rc = pfm_errf(e, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		size_t j = idx ? idx[i] : i;
-		y[i] = v->y[j], p[i] = v->pred[j], ev[i] = v->event[j];
-		rk[i] = v->risk[j], tm[i] = v->time[j];
-		memcpy(pr + i * v->k, v->prob + j * v->k, sizeof *pr * v->k);
-	}
-	switch (id) {
-	case M_AUROC: rc = pfm_auc_ovr(y, pr, n, v->k, out, e); break;
-	case M_BALACC: *out = pfm_balanced_accuracy(y, p, n, v->k); break;
-	case M_F1M: *out = pfm_f1(y, p, n, v->k, 0); break;
-	case M_F1W: *out = pfm_f1(y, p, n, v->k, 1); break;
-	case M_ACC: *out = pfm_accuracy(y, p, n); break;
-	case M_KAPPA: rc = pfm_kappa_quadratic(y, p, n, v->k, out, e); break;
-	case M_CINDEX: {
-		pfm_cindex_res r;
-		rc = pfm_cindex(ev, tm, rk, n, 1e-8, &r, e);
-		*out = r.cindex;
-		break;
-	}
-	default: rc = pfm_errf(e, "no such metric");
-	}
-	(void)task;
-out:
-	free(y), free(p), free(ev), free(pr), free(rk), free(tm);
-	return rc;
+	return id == M_LOSS ? "loss" : pfm_metric_name[id];
 }
 
-typedef struct {
-	const evalset *v;
-	int task, id;
-} boot_ctx;
-
-static int boot_fn(void *ctx, const size_t *idx, size_t n, double *value)
+static pfm_eval as_eval(const evalset *v)
 {
-	boot_ctx *b = ctx;
-	return metric_on(b->v, b->task, b->id, idx, n, value, NULL);
+	pfm_eval ev = {(size_t)v->n, v->k, v->y, v->pred, v->prob, v->event, v->time, v->risk};
+	return ev;
+}
+
+static int metric_on(const evalset *v, int id, double *out, pfm_err *e)
+{
+	pfm_eval ev = as_eval(v);
+	return pfm_eval_metric(&ev, id, NULL, ev.n, out, e);
 }
 
 /* ---- the run ---- */
@@ -191,8 +155,7 @@ static int monitored(run_ctx *c, const evalset *v, double *out, pfm_err *e)
 		return 0;
 	default: {
 		double a;
-		if (metric_on(v, c->d->task, c->d->task == PFM_TASK_CLS ? M_AUROC : M_CINDEX,
-			      NULL, v->n, &a, e))
+		if (metric_on(v, c->d->task == PFM_TASK_CLS ? PFM_MET_AUROC : PFM_MET_CINDEX, &a, e))
 			return pfm_err_prefix(e, "%s: validation split", c->unit);
 		*out = -a;
 		return 0;
@@ -312,41 +275,42 @@ static int write_results(run_ctx *c, const evalset *v, pfm_err *e)
 {
 	const pfm_mil_run_opts *o = c->o;
 	int task = c->d->task;
-	int ids[M_N], nid = 0;
+	int ids[8], nid = 0;
 	if (task == PFM_TASK_CLS) {
-		int l[] = {M_AUROC, M_BALACC, M_F1M, M_F1W, M_ACC, M_KAPPA, M_LOSS};
+		int l[] = {PFM_MET_AUROC, PFM_MET_BALACC, PFM_MET_F1_MACRO, PFM_MET_F1_WEIGHTED,
+			   PFM_MET_ACCURACY, PFM_MET_KAPPA, M_LOSS};
 		memcpy(ids, l, sizeof l), nid = 7;
 	} else {
-		ids[0] = M_CINDEX, ids[1] = M_LOSS, nid = 2;
+		ids[0] = PFM_MET_CINDEX, ids[1] = M_LOSS, nid = 2;
 	}
 	for (int q = 0; q < nid; q++) {
 		int id = ids[q];
 		double val, lo = NAN, hi = NAN;
 		if (id == M_LOSS) {
 			val = v->loss;
-		} else if (metric_on(v, task, id, NULL, v->n, &val, e)) {
-			if (id == M_KAPPA) { /* undefined for this split: say so, go on */
-				warnf(c, "%s: %s not reported: %s", c->unit, metric_name[id], e->msg);
+		} else if (metric_on(v, id, &val, e)) {
+			if (id == PFM_MET_KAPPA) { /* undefined for this split: say so, go on */
+				warnf(c, "%s: %s not reported: %s", c->unit, mname(id), e->msg);
 				continue;
 			}
 			return pfm_err_prefix(e, "%s: test split (%d slides)", c->unit, v->n);
 		}
 		if (o->boot && id != M_LOSS) {
-			boot_ctx bc = {v, task, id};
+			pfm_eval ev = as_eval(v);
 			pfm_boot_opts bo = {o->boot, c->seed, o->ci};
 			int valid;
 			pfm_err be = {0};
-			if (pfm_bootstrap_ci(boot_fn, &bc, v->n, &bo, &lo, &hi, &valid, &be))
-				warnf(c, "%s: %s: no confidence interval: %s", c->unit, metric_name[id], be.msg);
+			if (pfm_eval_ci(&ev, id, &bo, &lo, &hi, &valid, &be))
+				warnf(c, "%s: %s: no confidence interval: %s", c->unit, mname(id), be.msg);
 			else if (valid < o->boot)
 				warnf(c, "%s: %s: %d of %d bootstrap replicates were defined", c->unit,
-				      metric_name[id], valid, o->boot);
+				      mname(id), valid, o->boot);
 		}
 		pfm_build *b = c->b, *mb = c->meta;
 		pfm_build_reset(b, PFM_T_RESULT);
 		pfm_build_reset(mb, NULL);
 		put_common(c, b);
-		pfm_build_str(b, "metric", metric_name[id]);
+		pfm_build_str(b, "metric", mname(id));
 		pfm_build_f64(b, "value", val);
 		pfm_build_i64(b, "fold", c->fold_id);
 		pfm_build_i64(b, "run", c->run);
@@ -649,8 +613,8 @@ static int one_run(run_ctx *c, const pfm_mil_splits *s, pfm_err *e)
 			if (d->task == PFM_TASK_CLS)
 				verr = 1 - pfm_accuracy(vv.y, vv.pred, vv.n);
 			pfm_err ie;
-			if (metric_on(&vv, d->task, d->task == PFM_TASK_CLS ? M_AUROC : M_CINDEX, NULL,
-				      vv.n, &vauc, &ie))
+			if (metric_on(&vv, d->task == PFM_TASK_CLS ? PFM_MET_AUROC : PFM_MET_CINDEX,
+				      &vauc, &ie))
 				vauc = NAN;
 			if (monitored(c, &vv, &mon, e))
 				goto fail_loop;
