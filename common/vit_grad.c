@@ -21,49 +21,8 @@
 #define CLONES
 #endif
 
-/* The same polynomials as vit_kernels.c, so a recomputed activation
- * equals the forward's. */
-static inline float fexp(float x)
-{
-	x = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;
-	float n = floorf(x * 1.44269504088896341f + 0.5f);
-	float r = x - n * 0.693145751953125f;
-	r = r - n * 1.428606765330187045e-06f;
-	float p = 1.f / 720;
-	p = p * r + 1.f / 120;
-	p = p * r + 1.f / 24;
-	p = p * r + 1.f / 6;
-	p = p * r + 0.5f;
-	p = p * r + 1.f;
-	p = p * r + 1.f;
-	int32_t bits = ((int32_t)n + 127) << 23;
-	float s;
-	memcpy(&s, &bits, sizeof s);
-	return p * s;
-}
-
-static inline float ferf(float x)
-{
-	float ax = fabsf(x);
-	float t = 1.f / (1.f + 0.3275911f * ax);
-	float y = 1.061405429f;
-	y = y * t - 1.453152027f;
-	y = y * t + 1.421413741f;
-	y = y * t - 0.284496736f;
-	y = y * t + 0.254829592f;
-	y = 1.f - y * t * fexp(-ax * ax);
-	return x < 0 ? -y : y;
-}
-
-float pfm_fexp(float x)
-{
-	return fexp(x);
-}
-
-float pfm_ferf(float x)
-{
-	return ferf(x);
-}
+#define fexp pfm_fexpf
+#define ferf pfm_ferff
 
 CLONES void pfm_layernorm_fwd(float *out, float *stats, const float *in,
 			      const float *w, const float *b, int M, int D,
