@@ -60,7 +60,7 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h)
 
 # The ViT's elementwise kernels: -O3 so their loops vectorise (with the
 # AVX-512/AVX2 clones the source asks for); results do not depend on it.
-$(BUILD)/common/vit_kernels.o: OPT += -O3 -fno-math-errno -fno-trapping-math
+$(BUILD)/common/vit_kernels.o $(BUILD)/common/vit_bf16.o: OPT += -O3 -fno-math-errno -fno-trapping-math
 
 $(BUILD)/common/cuda/%.o: common/cuda/%.cu
 	@mkdir -p $(dir $@)

@@ -17,21 +17,17 @@
 /* oneDNN threads through OpenMP: each of our threads uses one. */
 extern void omp_set_num_threads(int);
 
-/* fp32 -> bf16, round to nearest even (NaN stays NaN: quiet bit set). */
-static inline uint16_t bf16(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, 4);
-	if ((u & 0x7fffffff) > 0x7f800000)
-		return (uint16_t)((u >> 16) | 0x40);
-	u += 0x7fff + ((u >> 16) & 1);
-	return (uint16_t)(u >> 16);
-}
-
+/* fp32 -> bf16, round to nearest even (NaN stays NaN: quiet bit set);
+ * a select, not a branch, so the loop vectorises. */
 void pfm_bf16_round(uint16_t *out, const float *in, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		out[i] = bf16(in[i]);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &in[i], 4);
+		uint32_t r = (u + 0x7fff + ((u >> 16) & 1)) >> 16;
+		uint32_t q = (u >> 16) | 0x40;
+		out[i] = (uint16_t)((u & 0x7fffffff) > 0x7f800000 ? q : r);
+	}
 }
 
 #define MAX_PRIMS 32
@@ -39,7 +35,7 @@ void pfm_bf16_round(uint16_t *out, const float *in, size_t n)
 typedef struct {
 	int M, K, N, bias;
 	dnnl_primitive_t p;
-	dnnl_memory_t src, wei, bia, dst;
+	dnnl_memory_t src, wei, bia, dst, pad;
 } prim_t;
 
 struct pfm_bf16_ws {
@@ -49,6 +45,10 @@ struct pfm_bf16_ws {
 	int nprims;
 	uint16_t *act;
 	size_t act_cap;
+	/* scratchpad we own: oneDNN's own is mapped and unmapped on every
+	 * call (page faults each time) */
+	void *pad;
+	size_t pad_cap;
 };
 
 int pfm_bf16_available(void)
@@ -84,12 +84,14 @@ void pfm_bf16_ws_free(pfm_bf16_ws *w)
 		if (p->bia)
 			dnnl_memory_destroy(p->bia);
 		dnnl_memory_destroy(p->dst);
+		dnnl_memory_destroy(p->pad);
 	}
 	if (w->st)
 		dnnl_stream_destroy(w->st);
 	if (w->eng)
 		dnnl_engine_destroy(w->eng);
 	free(w->act);
+	free(w->pad);
 	free(w);
 }
 
@@ -112,28 +114,50 @@ static prim_t *prim(pfm_bf16_ws *w, int M, int K, int N, int bias,
 	dnnl_dims_t ad = {M, K}, bd = {K, N}, cd = {1, N}, dd = {M, N};
 	dnnl_matmul_desc_t md;
 	dnnl_primitive_desc_t pd = NULL;
+	dnnl_primitive_attr_t attr = NULL;
 	/* weights are [N, K] row-major: as a K x N matrix that is "ba" */
 	if (dnnl_memory_desc_init_by_tag(&a, 2, ad, dnnl_bf16, dnnl_ab) ||
 	    dnnl_memory_desc_init_by_tag(&b, 2, bd, dnnl_bf16, dnnl_ba) ||
 	    dnnl_memory_desc_init_by_tag(&c, 2, cd, dnnl_f32, dnnl_ab) ||
 	    dnnl_memory_desc_init_by_tag(&d, 2, dd, dnnl_f32, dnnl_ab) ||
 	    dnnl_matmul_desc_init(&md, &a, &b, bias ? &c : NULL, &d) ||
-	    dnnl_primitive_desc_create(&pd, &md, NULL, w->eng, NULL) ||
+	    dnnl_primitive_attr_create(&attr) ||
+	    dnnl_primitive_attr_set_scratchpad_mode(attr,
+						    dnnl_scratchpad_mode_user) ||
+	    dnnl_primitive_desc_create(&pd, &md, attr, w->eng, NULL) ||
 	    dnnl_primitive_create(&p->p, pd) ||
 	    dnnl_memory_create(&p->src, &a, w->eng, DNNL_MEMORY_NONE) ||
 	    dnnl_memory_create(&p->wei, &b, w->eng, DNNL_MEMORY_NONE) ||
 	    (bias && dnnl_memory_create(&p->bia, &c, w->eng,
 					DNNL_MEMORY_NONE)) ||
-	    dnnl_memory_create(&p->dst, &d, w->eng, DNNL_MEMORY_NONE)) {
+	    dnnl_memory_create(&p->dst, &d, w->eng, DNNL_MEMORY_NONE) ||
+	    dnnl_memory_create(&p->pad,
+			       dnnl_primitive_desc_query_md(
+				       pd, dnnl_query_scratchpad_md, 0),
+			       w->eng, DNNL_MEMORY_NONE)) {
 		if (pd)
 			dnnl_primitive_desc_destroy(pd);
+		if (attr)
+			dnnl_primitive_attr_destroy(attr);
 		pfm_errf(e, "oneDNN: no bf16 matmul for %dx%dx%d on this CPU",
 			 M, K, N);
 		return NULL;
 	}
+	size_t need = dnnl_memory_desc_get_size(
+		dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
 	dnnl_primitive_desc_destroy(pd);
+	dnnl_primitive_attr_destroy(attr);
 	p->M = M, p->K = K, p->N = N, p->bias = bias;
-	w->nprims++;
+	w->nprims++; /* from here on freed with w */
+	if (need > w->pad_cap) {
+		free(w->pad);
+		w->pad_cap = 0;
+		if (!(w->pad = malloc(need))) {
+			pfm_errf(e, "out of memory");
+			return NULL;
+		}
+		w->pad_cap = need;
+	}
 	return p;
 }
 
@@ -154,15 +178,17 @@ int pfm_bf16_linear(pfm_bf16_ws *w, float *out, const float *in,
 	if (!p)
 		return -1;
 	omp_set_num_threads(1);
-	dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, p->src},
+	dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, p->src},
 				   {DNNL_ARG_WEIGHTS, p->wei},
 				   {DNNL_ARG_DST, p->dst},
+				   {DNNL_ARG_SCRATCHPAD, p->pad},
 				   {DNNL_ARG_BIAS, p->bia}};
 	if (dnnl_memory_set_data_handle_v2(p->src, w->act, w->st) ||
 	    dnnl_memory_set_data_handle_v2(p->wei, (void *)wt, w->st) ||
 	    dnnl_memory_set_data_handle_v2(p->dst, out, w->st) ||
+	    dnnl_memory_set_data_handle_v2(p->pad, w->pad, w->st) ||
 	    (b && dnnl_memory_set_data_handle_v2(p->bia, (void *)b, w->st)) ||
-	    dnnl_primitive_execute(p->p, w->st, b ? 4 : 3, args) ||
+	    dnnl_primitive_execute(p->p, w->st, b ? 5 : 4, args) ||
 	    dnnl_stream_wait(w->st))
 		return pfm_errf(e, "oneDNN: bf16 matmul %dx%dx%d failed", M, K,
 				N);

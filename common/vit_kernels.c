@@ -61,21 +61,66 @@ void pfm_linear(float *out, const float *in, const float *w, const float *b,
 		    K, w, K, b ? 1.f : 0.f, out, N);
 }
 
+/* Sums with 16 partial accumulators: without -ffast-math a plain float
+ * reduction cannot vectorise; this one does (and rounds no worse). */
+#define LANES 16
+static inline float vsum(const float *x, int n)
+{
+	float acc[LANES] = {0};
+	int i = 0;
+	for (; i + LANES <= n; i += LANES)
+		for (int k = 0; k < LANES; k++)
+			acc[k] += x[i + k];
+	float s = 0;
+	for (; i < n; i++)
+		s += x[i];
+	for (int k = 0; k < LANES; k++)
+		s += acc[k];
+	return s;
+}
+
+static inline float vsumsq_dev(const float *x, int n, float mean)
+{
+	float acc[LANES] = {0};
+	int i = 0;
+	for (; i + LANES <= n; i += LANES)
+		for (int k = 0; k < LANES; k++) {
+			float d = x[i + k] - mean;
+			acc[k] += d * d;
+		}
+	float s = 0;
+	for (; i < n; i++)
+		s += (x[i] - mean) * (x[i] - mean);
+	for (int k = 0; k < LANES; k++)
+		s += acc[k];
+	return s;
+}
+
+static inline float vmax(const float *x, int n)
+{
+	float acc[LANES];
+	for (int k = 0; k < LANES; k++)
+		acc[k] = x[0];
+	int i = 0;
+	for (; i + LANES <= n; i += LANES)
+		for (int k = 0; k < LANES; k++)
+			acc[k] = x[i + k] > acc[k] ? x[i + k] : acc[k];
+	float m = x[0];
+	for (; i < n; i++)
+		m = x[i] > m ? x[i] : m;
+	for (int k = 0; k < LANES; k++)
+		m = acc[k] > m ? acc[k] : m;
+	return m;
+}
+
 CLONES void pfm_layernorm(float *out, const float *in, const float *w,
 			  const float *b, int M, int D, float eps)
 {
 	for (int m = 0; m < M; m++) {
 		const float *x = in + (size_t)m * D;
 		float *y = out + (size_t)m * D;
-		float s = 0;
-		for (int i = 0; i < D; i++)
-			s += x[i];
-		float mean = s / D, v = 0;
-		for (int i = 0; i < D; i++) {
-			float d = x[i] - mean;
-			v += d * d;
-		}
-		float rstd = 1.f / sqrtf(v / D + eps);
+		float mean = vsum(x, D) / D;
+		float rstd = 1.f / sqrtf(vsumsq_dev(x, D, mean) / D + eps);
 		for (int i = 0; i < D; i++)
 			y[i] = (x[i] - mean) * rstd * w[i] + b[i];
 	}
@@ -85,10 +130,13 @@ CLONES void pfm_bias_gelu(float *x, const float *b, size_t rows, int N)
 {
 	for (size_t r = 0; r < rows; r++) {
 		float *p = x + r * N;
-		for (int i = 0; i < N; i++) {
-			float v = b ? p[i] + b[i] : p[i];
-			p[i] = 0.5f * v * (1.f + ferf(v * 0.70710678118654752f));
-		}
+		/* branch-free inner loops: they vectorise */
+		if (b)
+			for (int i = 0; i < N; i++)
+				p[i] += b[i];
+		for (int i = 0; i < N; i++)
+			p[i] = 0.5f * p[i] *
+			       (1.f + ferf(p[i] * 0.70710678118654752f));
 	}
 }
 
@@ -96,15 +144,15 @@ CLONES void pfm_bias_swiglu(float *out, float *u, const float *b, int M,
 			    int H)
 {
 	for (int m = 0; m < M; m++) {
-		const float *g = u + (size_t)m * 2 * H, *v = g + H;
+		float *g = u + (size_t)m * 2 * H, *v = g + H;
 		float *o = out + (size_t)m * H;
+		if (b)
+			for (int i = 0; i < 2 * H; i++)
+				g[i] += b[i];
 		/* o[i] for row m >= 1 lies before g: reading ahead is safe;
 		 * row 0 reads g[i], v[i] before writing o[i] = g[i]. */
-		for (int i = 0; i < H; i++) {
-			float a = b ? g[i] + b[i] : g[i];
-			float c = b ? v[i] + b[H + i] : v[i];
-			o[i] = a / (1.f + fexp(-a)) * c;
-		}
+		for (int i = 0; i < H; i++)
+			o[i] = g[i] / (1.f + fexp(-g[i])) * v[i];
 	}
 }
 
@@ -114,10 +162,19 @@ CLONES void pfm_residual(float *x, const float *y, const float *b,
 	for (int m = 0; m < M; m++) {
 		float *p = x + (size_t)m * D;
 		const float *q = y + (size_t)m * D;
-		for (int i = 0; i < D; i++) {
-			float v = b ? q[i] + b[i] : q[i];
-			p[i] += ls ? ls[i] * v : v;
-		}
+		/* one branch-free loop per case, so each vectorises */
+		if (b && ls)
+			for (int i = 0; i < D; i++)
+				p[i] += ls[i] * (q[i] + b[i]);
+		else if (ls)
+			for (int i = 0; i < D; i++)
+				p[i] += ls[i] * q[i];
+		else if (b)
+			for (int i = 0; i < D; i++)
+				p[i] += q[i] + b[i];
+		else
+			for (int i = 0; i < D; i++)
+				p[i] += q[i];
 	}
 }
 
@@ -125,15 +182,10 @@ CLONES void pfm_softmax_rows(float *x, int rows, int n)
 {
 	for (int r = 0; r < rows; r++) {
 		float *p = x + (size_t)r * n;
-		float mx = p[0];
-		for (int i = 1; i < n; i++)
-			mx = p[i] > mx ? p[i] : mx;
-		float s = 0;
-		for (int i = 0; i < n; i++) {
+		float mx = vmax(p, n);
+		for (int i = 0; i < n; i++)
 			p[i] = fexp(p[i] - mx);
-			s += p[i];
-		}
-		float inv = 1.f / s;
+		float inv = 1.f / vsum(p, n);
 		for (int i = 0; i < n; i++)
 			p[i] *= inv;
 	}
