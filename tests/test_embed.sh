@@ -114,6 +114,10 @@ printf '{"type":"tile","v":1,"slide_id":"s","x":0,"y":0,"level":0,"mpp":0.5,"wid
 	frame-cat -J > $T/short.mpk
 expect short-rgb8 1 "embed -m $M -i $T/short.mpk"
 has short-rgb8 "$T/err" "rgb8 pixels hold 3 bytes"
+printf '{"type":"tile","v":1,"slide_id":"s","x":0,"y":0,"level":0,"mpp":0.5,"width":2,"height":2,"encoding":"rgb8"}\n' |
+	frame-cat -J > $T/nopix.mpk
+expect no-pixels 1 "embed -m $M -i $T/nopix.mpk"
+has no-pixels "$T/err" 'frame 0 (slide s, x 0, y 0): no "pixels"'
 expect size-not-patch 1 embed -m $M --size 100 -i $T/jpeg.mpk
 has size-not-patch "$T/err" "not a multiple of the patch size 16"
 finish

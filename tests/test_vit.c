@@ -167,7 +167,7 @@ static void broken(const char *src, const char *drop, const char *extra,
 int main(void)
 {
 	static const char *const cases[] = {
-		"vits16", "vits16-160", "timm-reg", "timm-reg-126",
+		"vits16", "vits16-160", "vits16-f16", "vits16-bf16", "timm-reg", "timm-reg-126",
 		"dinov2-reg", "dinov2-reg-126", "swiglu", "hf-vit",
 		"hf-dinov2", "coca", "coca-packed"};
 	const char *py = ".venv/bin/python";

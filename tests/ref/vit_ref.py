@@ -44,8 +44,8 @@ def randomize(model):
                 p.copy_(torch.randn_like(p) / fan_in ** 0.5)
 
 
-def save(name, tensors, config, refs):
-    tensors = {k: v.detach().contiguous().float() for k, v in tensors.items()}
+def save(name, tensors, config, refs, dtype=torch.float32):
+    tensors = {k: v.detach().contiguous().to(dtype) for k, v in tensors.items()}
     save_file(tensors, os.path.join(OUT, name + ".safetensors"),
               metadata={"pathfm": json.dumps(config)})
     refs = {k: v.detach().contiguous().float() for k, v in refs.items()}
@@ -85,6 +85,14 @@ def case_timm_vits16():
         x = torch.randn(3, 3, s, s)
         refs = {"images": x, **outputs(run(m, x), 1)}
         save("vits16" + tag, sd(m), cfg, refs)
+    # F16 and BF16 storage: the reference runs on the rounded weights
+    for dt, tag in ((torch.float16, "-f16"), (torch.bfloat16, "-bf16")):
+        with torch.no_grad():
+            for p in m.parameters():
+                p.copy_(p.to(dt).float())
+        x = torch.randn(2, 3, 224, 224)
+        save("vits16" + tag, sd(m), cfg,
+             {"images": x, **outputs(run(m, x), 1)}, dtype=dt)
 
 
 def case_dinov2_reg():
