@@ -150,6 +150,16 @@ double pfm_mil_surv_nll(const float *logits, int k, int y, int censored,
 /* risk = -sum_j S_j; surv (may be NULL) gets S[k]. */
 double pfm_mil_surv_risk(const float *logits, int k, double *surv);
 
+/* ---- embeddings in frames (mil_data.c) ---- */
+
+/* The tensor emb.NAME of a frame: NAME is want, or *chosen once set, or
+ * else the frame's only embedding (then strdup'd into *chosen). A float
+ * tensor (f16, bf16, f32, f64) or an error naming src, frame and slide. */
+int pfm_emb_get(const pfm_frame *f, const char *want, char **chosen,
+		pfm_tensor *t, const char *src, pfm_err *e);
+/* Element i of a float tensor (any alignment) as float. */
+float pfm_tensor_f32(const pfm_tensor *t, size_t i);
+
 /* ---- bags of embeddings (mil_data.c) ---- */
 
 /* One slide's instances, in the order their frames came. */

@@ -118,8 +118,7 @@ static float half_to_float(uint16_t h)
 	return f;
 }
 
-/* Element i of a float tensor (any alignment) as float. */
-static float elem(const pfm_tensor *t, size_t i)
+float pfm_tensor_f32(const pfm_tensor *t, size_t i)
 {
 	const unsigned char *p = t->data;
 	switch (t->dtype) {
@@ -180,26 +179,20 @@ static int key_str(const msgpack_object *k, const char **s, size_t *n)
 	return 0;
 }
 
-int pfm_bagset_add(pfm_bagset *s, const pfm_frame *f, const char *src,
-		   pfm_err *e)
+int pfm_emb_get(const pfm_frame *f, const char *want, char **chosen,
+		pfm_tensor *t, const char *src, pfm_err *e)
 {
 	unsigned long long fi = (unsigned long long)f->index;
+	const char *sid = "";
+	size_t sn = 0;
+	pfm_err ig;
+	pfm_get_str(f, "slide_id", &sid, &sn, &ig);
 	const msgpack_object *emb = pfm_get(f, "emb");
-	if ((!pfm_frame_is(f, PFM_T_EMBEDDING) && !pfm_frame_is(f, PFM_T_TILE)) ||
-	    (pfm_frame_is(f, PFM_T_TILE) && !emb)) {
-		s->other++;
-		return 0;
-	}
-	const char *sid;
-	size_t sn;
-	if (pfm_get_str(f, "slide_id", &sid, &sn, e))
-		return pfm_err_prefix(e, "%s: frame %llu", src, fi);
 	if (!emb || emb->type != MSGPACK_OBJECT_MAP || !emb->via.map.size)
 		return pfm_errf(e, "%s: frame %llu (slide '%.*s'): no embeddings (emb)", src, fi,
 				(int)sn, sid);
-	const msgpack_object *tobj = NULL;
 	const msgpack_object_map *m = &emb->via.map;
-	if (!s->emb && !s->want_emb) {
+	if (!*chosen && !want) {
 		if (m->size > 1) {
 			char names[256] = "";
 			for (uint32_t i = 0; i < m->size && strlen(names) < 200; i++) {
@@ -214,23 +207,42 @@ int pfm_bagset_add(pfm_bagset *s, const pfm_frame *f, const char *src,
 		}
 		const char *k;
 		size_t kn;
-		if (key_str(&m->ptr[0].key, &k, &kn) || !(s->emb = strndup(k, kn)))
+		if (key_str(&m->ptr[0].key, &k, &kn) || !(*chosen = strndup(k, kn)))
 			return pfm_errf(e, "%s: frame %llu: bad emb key", src, fi);
-	} else if (!s->emb) {
-		if (!(s->emb = strdup(s->want_emb)))
+	} else if (!*chosen) {
+		if (!(*chosen = strdup(want)))
 			return pfm_errf(e, "out of memory");
 	}
-	tobj = pfm_map_get(emb, s->emb);
+	const msgpack_object *tobj = pfm_map_get(emb, *chosen);
 	if (!tobj)
 		return pfm_errf(e, "%s: frame %llu (slide '%.*s'): no embedding emb.%s", src, fi,
-				(int)sn, sid, s->emb);
-	pfm_tensor t;
-	if (pfm_tensor_decode(tobj, &t, e))
+				(int)sn, sid, *chosen);
+	if (pfm_tensor_decode(tobj, t, e))
 		return pfm_err_prefix(e, "%s: frame %llu (slide '%.*s'): emb.%s", src, fi,
-				      (int)sn, sid, s->emb);
-	if (t.dtype != PFM_F32 && t.dtype != PFM_F16 && t.dtype != PFM_BF16 && t.dtype != PFM_F64)
+				      (int)sn, sid, *chosen);
+	if (t->dtype != PFM_F32 && t->dtype != PFM_F16 && t->dtype != PFM_BF16 && t->dtype != PFM_F64)
 		return pfm_errf(e, "%s: frame %llu (slide '%.*s'): emb.%s is %s, not a float tensor",
-				src, fi, (int)sn, sid, s->emb, pfm_dtype_name(t.dtype));
+				src, fi, (int)sn, sid, *chosen, pfm_dtype_name(t->dtype));
+	return 0;
+}
+
+int pfm_bagset_add(pfm_bagset *s, const pfm_frame *f, const char *src,
+		   pfm_err *e)
+{
+	unsigned long long fi = (unsigned long long)f->index;
+	const msgpack_object *emb = pfm_get(f, "emb");
+	if ((!pfm_frame_is(f, PFM_T_EMBEDDING) && !pfm_frame_is(f, PFM_T_TILE)) ||
+	    (pfm_frame_is(f, PFM_T_TILE) && !emb)) {
+		s->other++;
+		return 0;
+	}
+	const char *sid;
+	size_t sn;
+	if (pfm_get_str(f, "slide_id", &sid, &sn, e))
+		return pfm_err_prefix(e, "%s: frame %llu", src, fi);
+	pfm_tensor t;
+	if (pfm_emb_get(f, s->want_emb, &s->emb, &t, src, e))
+		return -1;
 	if (t.ndim < 1 || t.ndim > 2)
 		return pfm_errf(e, "%s: frame %llu (slide '%.*s'): emb.%s has %d dimensions, "
 				"not [d] or [n,d]", src, fi, (int)sn, sid, s->emb, t.ndim);
@@ -272,7 +284,7 @@ int pfm_bagset_add(pfm_bagset *s, const pfm_frame *f, const char *src,
 	}
 	float *x = bag->x + (size_t)bag->n * d;
 	for (size_t i = 0; i < (size_t)n * d; i++) {
-		x[i] = elem(&t, i);
+		x[i] = pfm_tensor_f32(&t, i);
 		if (!isfinite(x[i]))
 			return pfm_errf(e, "%s: frame %llu (slide '%s'): emb.%s[%zu] is %s",
 					src, fi, bag->id, s->emb, i,
