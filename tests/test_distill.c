@@ -1,5 +1,10 @@
 /* test_distill: distill-step's heads, losses, schedules and optimizer
- * against plain torch (tests/ref/distill_ref.py), each on random inputs.
+ * against plain torch (tests/ref/distill_ref.py), each on random inputs;
+ * then whole steps of a tiny ViT student with two experts, fed the same
+ * crops, masks, drop-path scales and expert features as the reference:
+ * every loss term and every parameter gradient of the first step, the
+ * loss terms of each of 10 steps (EMA centering) and 3 steps
+ * (Sinkhorn-Knopp), and the final student, teacher and centres.
  * Tolerance: max|diff| <= 1e-4 max|ref| (values and gradients), unless a
  * check says otherwise. Run from the repository root. */
 #include <math.h>
@@ -9,6 +14,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "distill.h"
+#include "distill_ckpt.h"
 #include "distill_head.h"
 #include "distill_loss.h"
 #include "safetensors.h"
@@ -227,6 +234,181 @@ static void test_losses(void)
 	}
 }
 
+/* The options of distill_ref.py's step_case. */
+static void step_opts(pfm_distill_opts *o, const char *model, int sk)
+{
+	pfm_distill_defaults(o);
+	o->init = model;
+	o->batch = 3, o->global_size = 32, o->local_size = 16, o->n_local = 2;
+	o->prototypes = 64, o->head_hidden = 48, o->head_bottleneck = 16;
+	o->head_layers = 3, o->expert_bottleneck = 16;
+	o->nexperts = 2;
+	o->experts[0] = (pfm_expert_opt){"uni", 1.0, 0.25, 24};
+	o->experts[1] = (pfm_expert_opt){"conch", 1.0, 0.0, 12};
+	o->steps = 20, o->warmup = 3, o->teacher_temp_steps = 5;
+	o->freeze_last = 2;
+	o->lr = 0.2, o->min_lr = 1e-6, o->wd = 0.04, o->wd_end = 0.4;
+	o->layer_decay = 0.9, o->patch_lr_mult = 0.2, o->clip = 0.5;
+	o->mom = 0.9, o->mom_end = 1.0, o->drop_path = 0.2;
+	o->centering = sk ? PFM_CENTER_SK : PFM_CENTER_EMA;
+}
+
+static double cmp_tensors(const pfm_distill *d, const float *got, pfm_st *st,
+			  const char *prefix, int ema_only, const char *what,
+			  double tol)
+{
+	float *want = calloc(d->n, sizeof *want);
+	pfm_err e;
+	double worst = 0;
+	CHECK(!pfm_distill_read(d, st, prefix, want, ema_only, &e), "%s", e.msg);
+	for (int i = 0; i < d->ntensors; i++) {
+		const pfm_distill_tensor *t = &d->tensors[i];
+		if (ema_only && t->module >= 2)
+			continue;
+		double r = rel_err(got + t->off, want + t->off, t->count);
+		size_t nl = strlen(t->name);
+		if (!strcmp(what, "first-step gradient") || nl < 13 ||
+		    strcmp(t->name + nl - 13, "attn.qkv.bias")) {
+			worst = r > worst ? r : worst;
+		} else {
+			/* the key bias adds q.b_k to a whole row of scores,
+			 * which softmax ignores: its gradient is 0 up to float
+			 * noise, whose sign AdamW turns into full steps in
+			 * torch and here alike. Compare q and v. */
+			size_t c = t->count / 3;
+			double rq = rel_err(got + t->off, want + t->off, c);
+			double rv = rel_err(got + t->off + 2 * c,
+					    want + t->off + 2 * c, c);
+			r = rq > rv ? rq : rv;
+			worst = r > worst ? r : worst;
+		}
+		CHECK(r <= tol, "%s %s rel err %.3g", what, t->name, r);
+	}
+	free(want);
+	return worst;
+}
+
+static void test_step(const char *centering, int nsteps, int threads)
+{
+	char cmd[512], model[256], p[256];
+	snprintf(cmd, sizeof cmd, ".venv/bin/python tests/ref/distill_ref.py "
+		 "step %s %s %d", dir, centering, nsteps);
+	CHECK(system(cmd) == 0, "%s failed", cmd);
+	snprintf(model, sizeof model, "%s/%s.model.safetensors", dir, centering);
+	pfm_distill_opts o;
+	step_opts(&o, model, !strcmp(centering, "sk"));
+	o.threads = threads;
+	pfm_err e;
+	pfm_distill *d;
+	if (pfm_distill_resolve(&o, &e) || pfm_distill_new(&d, &o, &e)) {
+		CHECK(0, "%s", e.msg);
+		return;
+	}
+	snprintf(p, sizeof p, "%s.init", centering);
+	pfm_st *init = fixture(p);
+	snprintf(p, sizeof p, "%s.data", centering);
+	pfm_st *data = fixture(p);
+	snprintf(p, sizeof p, "%s.ref", centering);
+	pfm_st *ref = fixture(p);
+	if (!init || !data || !ref)
+		goto out;
+	CHECK(!pfm_distill_read(d, init, "student.", d->S, 0, &e), "%s", e.msg);
+	memcpy(d->T, d->S, d->n_ema * sizeof(float));
+	int64_t ld[2];
+	float *loss = get(ref, "loss", NULL, ld);
+	int B = o.batch, gE = 3, N = 16;
+	double worst_loss = 0, worst_grad = 0;
+	for (int s = 0; s < nsteps; s++) {
+		char k[64];
+		float *arr[16];
+		int na = 0;
+#define G(name) (snprintf(k, sizeof k, "s%d.%s", s, name), arr[na++] = get(data, k, NULL, NULL))
+		float *xg = G("global"), *xl = G("local"), *mk = G("mask");
+		float *dg = G("drop_g"), *dl = G("drop_l");
+		float *cu = G("ecls.uni"), *tu = G("etok.uni"), *cc = G("ecls.conch");
+#undef G
+		uint8_t mask[6 * 16];
+		for (int i = 0; i < 2 * B * N; i++)
+			mask[i] = mk[i] != 0;
+		float *etu = malloc((size_t)2 * B * N * 24 * sizeof *etu);
+		for (int r = 0; r < 2 * B; r++)
+			pfm_grid_bicubic(etu + (size_t)r * N * 24,
+					 tu + (size_t)(r % B) * gE * gE * 24, gE, gE,
+					 24, 0, 0, gE, gE, 4, 4, 0);
+		pfm_distill_batch b = {.B = B, .global = xg, .local = xl,
+				       .mask = mask, .drop_global = dg,
+				       .drop_local = dl};
+		b.ecls[0] = cu, b.etok[0] = etu, b.ecls[1] = cc;
+		pfm_distill_metrics mt;
+		int rc = pfm_distill_grad(d, &b, &mt, &e);
+		CHECK(rc == 0, "step %d: %s", s, e.msg);
+		if (rc)
+			break;
+		double got[9] = {mt.v[PFM_DM_DINO_LOCAL], mt.v[PFM_DM_DINO_GLOBAL],
+				 mt.v[PFM_DM_KOLEO], mt.v[PFM_DM_IBOT], mt.ecls[0],
+				 mt.epatch[0], mt.ecls[1], mt.epatch[1],
+				 mt.v[PFM_DM_LOSS]};
+		for (int t = 0; t < 9; t++) {
+			double w = loss[s * ld[1] + t];
+			double r = fabs(got[t] - w) / (fabs(w) > 1e-3 ? fabs(w) : 1e-3);
+			worst_loss = r > worst_loss ? r : worst_loss;
+			CHECK(r <= 1e-4, "%s step %d loss term %d: %.7g, torch %.7g",
+			      centering, s, t, got[t], w);
+		}
+		if (s == 0)
+			worst_grad = cmp_tensors(d, d->G, ref, "grad.", 0,
+						 "first-step gradient", 1e-4);
+		pfm_distill_update(d, &mt);
+		free(etu);
+		for (int i = 0; i < na; i++)
+			free(arr[i]);
+	}
+	double ws = cmp_tensors(d, d->S, ref, "student.", 0, "final student",
+				1e-4);
+	double wt = cmp_tensors(d, d->T, ref, "teacher.", 1, "final teacher",
+				1e-4);
+	/* lr, last-layer lr, wd, momentum, teacher temperature over the
+	 * whole schedule and past its end */
+	int64_t sd[2];
+	float *sch = get(ref, "schedules", NULL, sd);
+	double se = 0;
+	for (int it = 0; it < sd[0]; it++) {
+		double v[5] = {pfm_distill_lr(d, it), pfm_distill_last_lr(d, it),
+			       pfm_distill_wd(d, it), pfm_distill_momentum(d, it),
+			       pfm_distill_teacher_temp(d, it)};
+		for (int k = 0; k < 5; k++) {
+			double w = sch[it * 5 + k];
+			double r = fabs(v[k] - w) / (fabs(w) > 1e-6 ? fabs(w) : 1e-6);
+			se = r > se ? r : se;
+		}
+	}
+	CHECK(se <= 1e-6, "schedules rel err %.3g", se);
+	free(sch);
+	int64_t K = o.prototypes;
+	float *dc = get(ref, "dino_center", NULL, NULL);
+	float *ic = get(ref, "ibot_center", NULL, NULL);
+	double ce = rel_err(d->dino_center, dc, K);
+	double ie = rel_err(d->ibot_center, ic, K);
+	if (!strcmp(centering, "ema"))
+		CHECK(ce <= 1e-4 && ie <= 1e-4, "centres rel err %.3g %.3g", ce,
+		      ie);
+	printf("  schedules (CosineScheduler: lr, last layer, wd, momentum, "
+	       "teacher temperature) over %lld iterations: %.2e\n",
+	       (long long)sd[0], se);
+	printf("  %d %s step%s, %d thread%s: loss terms max rel err %.2e; "
+	       "first-step gradients %.2e;\n    after the last step: student "
+	       "%.2e, teacher %.2e, centres %.2e\n", nsteps,
+	       !strcmp(centering, "ema") ? "EMA-centred" : "Sinkhorn-Knopp",
+	       nsteps > 1 ? "s" : "", threads, threads > 1 ? "s" : "",
+	       worst_loss, worst_grad, ws, wt, ce > ie ? ce : ie);
+	free(loss), free(dc), free(ic);
+out:
+	pfm_st_close(init);
+	pfm_st_close(data);
+	pfm_st_close(ref);
+	pfm_distill_free(d);
+}
+
 int main(void)
 {
 	const char *py = ".venv/bin/python";
@@ -245,6 +427,9 @@ int main(void)
 	test_head("head3", 40, 3);
 	test_head("head1", 0, 1);
 	test_losses();
+	test_step("ema", 10, 1);
+	test_step("ema", 10, 2);
+	test_step("sk", 3, 1);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd))
 		fprintf(stderr, "could not remove %s\n", dir);

@@ -3,6 +3,14 @@
   distill_ref.py parts OUTDIR
       heads and losses one by one, on random inputs: OUTDIR/NAME.safetensors
       with the inputs, the outputs and the gradients.
+  distill_ref.py step OUTDIR CENTERING NSTEPS
+      NSTEPS whole training steps of a tiny ViT student with 2 experts
+      (DINOv2's forward_backward and training loop, GPFM's distillation):
+      OUTDIR/CENTERING.model.safetensors (the backbone, for --init),
+      .init (every student tensor), .data (each step's crops, masks,
+      drop-path scales and expert features) and .ref (each step's loss
+      terms, the first step's gradients, the final student, teacher and
+      centres).
 
 The formulas are DINOv2's (dinov2/layers/dino_head.py, dinov2/loss/*.py)
 and GPFM's (pretrain/dinov2/kl_loss.py, train/ssl_meta_arch.py), written
@@ -197,10 +205,283 @@ def parts(outdir):
                   os.path.join(outdir, name + ".safetensors"))
 
 
+# ---- the whole step -----------------------------------------------------------
+
+def vit_forward(m, x, mask, mask_token, drop, pos_interp="dinov2"):
+    """Training forward of a timm ViT: masked patches replaced by the
+    mask token before the position embeddings (DINOv2), residual branches
+    scaled per image (drop-path), final norm. Position embeddings over
+    the class token, resampled DINOv2's way (+0.1, no antialias)."""
+    B = x.shape[0]
+    p = m.patch_embed.proj
+    t = F.conv2d(x, p.weight, p.bias, stride=p.stride)
+    gh, gw = t.shape[-2:]
+    t = t.flatten(2).transpose(1, 2)
+    if mask is not None:
+        t = torch.where(mask[..., None], mask_token.to(t.dtype), t)
+    pos = m.pos_embed[0]
+    g0 = int(math.isqrt(pos.shape[0] - 1))
+    grid = pos[1:]
+    if (gh, gw) != (g0, g0):
+        D = pos.shape[-1]
+        g = grid.reshape(1, g0, g0, D).permute(0, 3, 1, 2)
+        g = F.interpolate(g, scale_factor=((gh + 0.1) / g0, (gw + 0.1) / g0),
+                          mode="bicubic", antialias=False)
+        grid = g.permute(0, 2, 3, 1).reshape(gh * gw, D)
+    t = torch.cat([m.cls_token.expand(B, -1, -1) + pos[:1], t + grid], 1)
+    for l, blk in enumerate(m.blocks):
+        s1 = 1.0 if drop is None else drop[l, 0][:, None, None]
+        s2 = 1.0 if drop is None else drop[l, 1][:, None, None]
+        t = t + s1 * blk.ls1(blk.attn(blk.norm1(t)))
+        t = t + s2 * blk.ls2(blk.mlp(blk.norm2(t)))
+    return m.norm(t)
+
+
+def cosine_schedule(base, final, total, warmup=0, start=0.0, freeze=0):
+    """DINOv2's CosineScheduler as a list."""
+    import numpy as np
+    sched = np.concatenate((
+        np.zeros(freeze), np.linspace(start, base, warmup),
+        final + 0.5 * (base - final) * (1 + np.cos(
+            np.pi * np.arange(total - warmup - freeze)
+            / max(total - warmup - freeze, 1)))))
+    return lambda it: final if it >= total else float(sched[it])
+
+
+def drop_scales(L, rows, rate, gen):
+    """DINOv2's drop_add_residual_stochastic_depth subsets (rate > 0.1).
+    Redrawn while an image has every attention branch dropped: its class
+    token would equal another such image's (nothing else reaches it), and
+    KoLeo's log-distance of two equal rows is float noise in any
+    implementation."""
+    while True:
+        s = torch.zeros(L, 2, rows)
+        keep = max(int(rows * (1 - rate)), 1)
+        for l in range(L):
+            for b in range(2):
+                idx = torch.randperm(rows, generator=gen)[:keep]
+                s[l, b, idx] = rows / keep
+        if (s[:, 0].sum(0) > 0).all():
+            return s
+
+
+def lr_wd_mult(name, n_blocks, decay, patch_mult):
+    """DINOv2 utils/param_groups.py for one parameter name."""
+    layer = n_blocks + 1
+    if n_blocks:
+        if any(k in name for k in ("pos_embed", "patch_embed", "mask_token",
+                                   "cls_token")):
+            layer = 0
+        elif name.startswith("blocks."):
+            layer = int(name.split(".")[1]) + 1
+    lr = decay ** (n_blocks + 1 - layer)
+    if "patch_embed" in name:
+        lr *= patch_mult
+    wd = 0.0 if (name.endswith(".bias") or "norm" in name
+                 or "gamma" in name) else 1.0
+    return lr, wd, "last_layer" in name
+
+
+def step_case(outdir, centering, nsteps):
+    import copy
+    import json
+    from timm.models.vision_transformer import VisionTransformer
+    torch.manual_seed(3)
+    B, NL, G, LS = 3, 2, 32, 16
+    K, HID, BN = 64, 48, 16
+    EXP = [("uni", 24, 1.0, 0.25, 3), ("conch", 12, 1.0, 0.0, 0)]
+    o = dict(lr=0.2, min_lr=1e-6, steps=20, warmup=3, tt=0.07, tt0=0.04,
+             tt_steps=5, freeze=2, wd=0.04, wd_end=0.4, decay=0.9,
+             patch_mult=0.2, clip=0.5, mom=0.9, mom_end=1.0, drop=0.2,
+             koleo=0.1, dino=1.0, ibot=1.0, st=0.1, cm=0.9)
+    bb = VisionTransformer(img_size=G, patch_size=8, embed_dim=32, depth=2,
+                           num_heads=2, init_values=1.0, num_classes=0,
+                           dynamic_img_size=True)
+    with torch.no_grad():
+        for name, p in bb.named_parameters():
+            if name.endswith("gamma"):
+                p.copy_(0.5 + 0.5 * torch.rand_like(p))
+            elif p.dim() == 1 and "norm" in name:
+                p.copy_(1.0 + 0.1 * torch.randn_like(p))
+            elif p.dim() == 1:
+                p.copy_(0.1 * torch.randn_like(p))
+            else:
+                fan_in = p[0].numel() if p.dim() > 1 else p.numel()
+                p.copy_(torch.randn_like(p) / fan_in ** 0.5)
+    bb.train()
+    D, L = 32, 2
+    mask_token = torch.nn.Parameter(0.1 * torch.randn(1, D))
+    dhead = Head(D, K, HID, BN, 3)
+    randomize_head(dhead)
+    eheads = {}
+    for name, E, _, _, _ in EXP:
+        eheads[name] = Head(D, E, 0, BN, 1)
+        randomize_head(eheads[name])
+    student = {"": bb, "dino_head.": dhead}
+    named = {}
+    for pre, mod in student.items():
+        for k, p in mod.named_parameters():
+            if not k.startswith("head."):
+                named[pre + k] = p
+    named["mask_token"] = mask_token
+    for name, h in eheads.items():
+        for k, p in h.named_parameters():
+            named["expert.%s.%s" % (name, k)] = p
+    t_bb = copy.deepcopy(bb)
+    t_head = Head(D, K, HID, BN, 3)
+    t_head.load_state_dict(dhead.state_dict())
+    t_mask = mask_token.detach().clone()
+    for p in list(t_bb.parameters()) + list(t_head.parameters()):
+        p.requires_grad_(False)
+    meta = {"num_heads": 2, "pos_interp": "dinov2", "ln_eps": 1e-6}
+    pre = os.path.join(outdir, centering)
+    save_file({k: v.detach().contiguous() for k, v in bb.state_dict().items()
+               if not k.startswith("head")}, pre + ".model.safetensors",
+              metadata={"pathfm": json.dumps(meta)})
+    save_file({"student." + k: v.detach().contiguous()
+               for k, v in named.items()}, pre + ".init.safetensors")
+    # optimizer: one group per parameter (DINOv2's groups, unfused)
+    groups, info = [], []
+    for k, p in named.items():
+        if k.startswith("dino_head.") or k.startswith("expert."):
+            lm, wm, last = lr_wd_mult(k.split(".", 1)[1] if k.startswith(
+                "dino_head.") else k.split(".", 2)[2], 0, o["decay"],
+                o["patch_mult"])
+        else:
+            lm, wm, last = lr_wd_mult(k, L, o["decay"], o["patch_mult"])
+        groups.append({"params": [p], "lr": 0.0, "weight_decay": 0.0})
+        info.append((lm, wm, last))
+    opt = torch.optim.AdamW(groups, betas=(0.9, 0.999), foreach=False)
+    lr_scaled = o["lr"] * math.sqrt(B / 1024)
+    lr_s = cosine_schedule(lr_scaled, o["min_lr"], o["steps"], o["warmup"])
+    wd_s = cosine_schedule(o["wd"], o["wd_end"], o["steps"])
+    mom_s = cosine_schedule(o["mom"], o["mom_end"], o["steps"])
+    tt_s = cosine_schedule(o["tt"], o["tt"], o["tt_steps"], o["tt_steps"],
+                           o["tt0"])
+    gen = torch.Generator().manual_seed(5)
+    dcenter = torch.zeros(1, K)
+    icenter = torch.zeros(1, 1, K)
+    data, ref, losses = {}, {}, []
+    N = (G // 8) ** 2
+    nterms = 2 + max(2 * NL, 1)
+    for it in range(nsteps):
+        xg = torch.randn(2 * B, 3, G, G, generator=gen)
+        xl = torch.randn(NL * B, 3, LS, LS, generator=gen)
+        mask = torch.rand(2 * B, N, generator=gen) < 0.35
+        mask[it % (2 * B)] = False
+        mask[(it + 1) % (2 * B), 0] = True
+        dg = drop_scales(L, 2 * B, o["drop"], gen)
+        dl = drop_scales(L, NL * B, o["drop"], gen)
+        ecls, etok = {}, {}
+        for name, E, _, wp, g in EXP:
+            ecls[name] = torch.randn(B, E, generator=gen)
+            if wp > 0:
+                etok[name] = torch.randn(B, g * g, E, generator=gen)
+        d = data
+        d["s%d.global" % it], d["s%d.local" % it] = xg, xl
+        d["s%d.mask" % it] = mask.float()
+        d["s%d.drop_g" % it], d["s%d.drop_l" % it] = dg, dl
+        for name in ecls:
+            d["s%d.ecls.%s" % (it, name)] = ecls[name]
+        for name in etok:
+            d["s%d.etok.%s" % (it, name)] = etok[name]
+        tt, lr, wd = tt_s(it), lr_s(it), wd_s(it)
+        llr = 0.0 if it < o["freeze"] else lr
+        mom = mom_s(it)
+        # teacher
+        with torch.no_grad():
+            to = vit_forward(t_bb, xg, None, None, None)
+            tcls = torch.cat([to[B:, 0], to[:B, 0]])
+            tpatch = to[:, 1:][mask]
+            tl = t_head(torch.cat([tcls, tpatch]))
+            tlc, tlp = tl[:2 * B], tl[2 * B:]
+            if centering == "ema":
+                tpc = softmax_center(tlc, dcenter, tt)
+                dcenter = center_update(dcenter, tlc, o["cm"])
+                tpp = softmax_center(tlp, icenter[0], tt)
+                icenter = icenter * o["cm"] + tlp.mean(0).reshape(
+                    1, 1, K) * (1 - o["cm"])
+            else:
+                tpc = sinkhorn(tlc, tt)
+                tpp = sinkhorn(tlp, tt)
+        # student
+        og = vit_forward(bb, xg, mask, mask_token, dg)
+        ol = vit_forward(bb, xl, None, None, dl)
+        rows = torch.cat([ol[:, 0], og[:, 0], og[:, 1:][mask]])
+        sl = dhead(rows)
+        sloc, sglo, spat = sl[:NL * B], sl[NL * B:NL * B + 2 * B], \
+            sl[NL * B + 2 * B:]
+        tpc2 = tpc.view(2, B, K)
+        dloc = 0
+        for s_ in sloc.chunk(NL):
+            lsm = F.log_softmax(s_ / o["st"], dim=-1)
+            for t_ in tpc2:
+                dloc = dloc - (t_ * lsm).sum(-1).mean()
+        dloc = o["dino"] * dloc / nterms
+        dglo = -(tpc * F.log_softmax(sglo / o["st"], -1)).sum(-1).mean()
+        dglo = o["dino"] * dglo * 2 / nterms
+        kol = o["koleo"] * sum(koleo(p_) for p_ in og[:, 0].chunk(2))
+        mw = (1 / mask.sum(-1).clamp(min=1.0)).unsqueeze(-1).expand_as(
+            mask)[mask]
+        ib = (tpp * F.log_softmax(spat / o["st"], -1)).sum(-1) * mw
+        ib = o["ibot"] * (-ib.sum() / (2 * B)) * 2 * 0.5
+        terms = [dloc, dglo, kol, ib]
+        for name, E, wc, wp, g in EXP:
+            h = eheads[name]
+            pc = h(og[:, 0])
+            terms.append(wc * cos_loss(pc, ecls[name].repeat(2, 1)))
+            if wp > 0:
+                pp = h(og[:, 1:])
+                tg = grid_resize(etok[name].repeat(2, 1, 1), int(math.isqrt(N)))
+                terms.append(wp * feature_loss(pp, tg))
+            else:
+                terms.append(torch.zeros(()))
+        total = sum(terms)
+        losses.append(torch.stack([t_.detach() for t_ in terms] +
+                                  [total.detach()]))
+        opt.zero_grad()
+        total.backward()
+        if it == 0:
+            for k, p in named.items():
+                ref["grad." + k] = p.grad.detach().clone()
+        torch.nn.utils.clip_grad_norm_(
+            list(bb.parameters()) + [mask_token], o["clip"])
+        torch.nn.utils.clip_grad_norm_(list(dhead.parameters()), o["clip"])
+        for g_, (lm, wm, last) in zip(opt.param_groups, info):
+            g_["lr"] = (llr if last else lr) * lm
+            g_["weight_decay"] = wd * wm
+        opt.step()
+        with torch.no_grad():
+            sp = list(bb.parameters()) + [mask_token] + list(dhead.parameters())
+            tp = list(t_bb.parameters()) + [t_mask] + list(t_head.parameters())
+            for a, b_ in zip(tp, sp):
+                a.mul_(mom).add_(b_, alpha=1 - mom)
+    ref["loss"] = torch.stack(losses)
+    ref["schedules"] = torch.tensor(
+        [[lr_s(i), 0.0 if i < o["freeze"] else lr_s(i), wd_s(i), mom_s(i),
+          tt_s(i)] for i in range(o["steps"] + 2)], dtype=torch.float64)
+    for k, p in named.items():
+        ref["student." + k] = p.detach()
+    tnamed = dict(("teacher." + k, v) for k, v in t_bb.state_dict().items()
+                  if not k.startswith("head"))
+    tnamed["teacher.mask_token"] = t_mask
+    for k, v in t_head.state_dict().items():
+        tnamed["teacher.dino_head." + k] = v
+    ref.update(tnamed)
+    ref["dino_center"] = dcenter
+    ref["ibot_center"] = icenter
+    save_file({k: v.detach().contiguous() for k, v in data.items()},
+              pre + ".data.safetensors")
+    save_file({k: v.detach().contiguous() for k, v in ref.items()},
+              pre + ".ref.safetensors")
+
+
 if __name__ == "__main__":
     mode, outdir = sys.argv[1], sys.argv[2]
     os.makedirs(outdir, exist_ok=True)
     if mode == "parts":
         parts(outdir)
+    elif mode == "step":
+        step_case(outdir, sys.argv[3], int(sys.argv[4]))
     else:
         sys.exit("unknown mode " + mode)
