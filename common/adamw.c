@@ -1,7 +1,35 @@
-/* adamw.c: Adam / AdamW steps (adamw.h). */
+/* adamw.c: Adam / AdamW steps (adamw.h). The loop vectorises (the
+ * pragma: sqrtf without errno), as vit_kernels.c does. */
+#pragma GCC optimize("O3", "no-math-errno", "no-trapping-math")
 #include <math.h>
 
 #include "adamw.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&       \
+	!defined(__SANITIZE_ADDRESS__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
+
+CLONES static void adam_loop(float *restrict param, const float *restrict grad,
+			     float *restrict m, float *restrict v, size_t n,
+			     float fb1, float fa1, float fb2, float fa2, float step,
+			     float bc2, float feps, float wd, float decay, int mode)
+{
+	for (size_t i = 0; i < n; i++) {
+		float p = param[i], g = grad[i];
+		if (mode == 1)
+			g = g + wd * p;
+		else if (mode == 2)
+			p = p * decay;
+		float mi = m[i] * fb1 + fa1 * g;
+		float vi = v[i] * fb2 + fa2 * g * g;
+		m[i] = mi, v[i] = vi;
+		float denom = sqrtf(vi) / bc2 + feps;
+		param[i] = p + step * (mi / denom);
+	}
+}
 
 void pfm_adamw_step(float *param, const float *grad, float *m, float *v,
 		    size_t n, const pfm_adamw_opts *o, int64_t t)
@@ -17,17 +45,6 @@ void pfm_adamw_step(float *param, const float *grad, float *m, float *v,
 	float bc2 = (float)sqrt(1 - pow(b2, (double)t));
 	float feps = (float)eps, wd = (float)o->weight_decay;
 	float decay = (float)(1 - o->lr * o->weight_decay);
-	int dec = o->decoupled, l2 = !o->decoupled && o->weight_decay != 0;
-	for (size_t i = 0; i < n; i++) {
-		float p = param[i], g = grad[i];
-		if (l2)
-			g = g + wd * p;
-		else if (dec)
-			p = p * decay;
-		float mi = m[i] * fb1 + fa1 * g;
-		float vi = v[i] * fb2 + fa2 * g * g;
-		m[i] = mi, v[i] = vi;
-		float denom = sqrtf(vi) / bc2 + feps;
-		param[i] = p + step * (mi / denom);
-	}
+	int mode = o->decoupled ? 2 : o->weight_decay != 0 ? 1 : 0;
+	adam_loop(param, grad, m, v, n, fb1, fa1, fb2, fa2, step, bc2, feps, wd, decay, mode);
 }

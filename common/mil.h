@@ -68,7 +68,8 @@ typedef struct {
 	/* activations of the last forward, for backward (grown to the
 	 * largest bag seen) */
 	int cap;
-	float *z1;    /* [n,P] before the ReLU */
+	float *z1;    /* [n,P] the gate: dropout multiplier where the ReLU
+		       * passed, 0 where it did not */
 	float *h;     /* [n,P] after ReLU and dropout */
 	const float *hp; /* h, or x itself without a projection */
 	float *ua, *ub; /* [n,H] tanh and sigmoid branches */
@@ -100,8 +101,9 @@ void pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits);
 void pfm_mil_zero_grad(pfm_mil *m);
 /* One optimizer step with the accumulated gradients. */
 void pfm_mil_step(pfm_mil *m, const pfm_adamw_opts *o);
-/* Dropout multipliers for n x P values: 0 with probability p, else
- * 1/(1-p), as torch.nn.Dropout. */
+/* Dropout multipliers for n x P values: 0 with probability p (rounded to
+ * a multiple of 2^-16), else 1/(1-p), as torch.nn.Dropout; four values
+ * from each 64-bit draw of r. */
 void pfm_mil_dropout_mask(float *mask, size_t count, float p, pfm_rng *r);
 
 /* ---- one epoch of training (mil_model.c) ---- */

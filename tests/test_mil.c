@@ -9,7 +9,10 @@
  * Checked, with the tolerances stated:
  *   loss of every bag over the epoch    1e-5 relative (the loss curve)
  *   gradients of the first step         1e-5 of the largest |gradient|
- *                                       of their tensor, + 1e-7
+ *                                       of their tensor, + 1e-6 (the
+ *                                       attention score bias's gradient
+ *                                       is 0 in exact arithmetic: both
+ *                                       sides give float noise there)
  *   logits of every bag after the epoch 1e-4 relative to the largest
  *   attention weights after the epoch   1e-4 relative to the largest
  * and, without torch: finite-difference gradients of both losses. */
@@ -171,9 +174,9 @@ static void compare(tcase *t)
 			double d = fabs(t->grad[off + i] - grad[off + i]);
 			if (scale > 1e-6)
 				gworst = fmax(gworst, d / scale);
-			CHECK(d <= 1e-5 * scale + 1e-7, "%s: gradient of tensor %d [%zu]: %.9g, torch %.9g",
+			CHECK(d <= 1e-5 * scale + 1e-6, "%s: gradient of tensor %d [%zu]: %.9g, torch %.9g",
 			      t->name, k, i, t->grad[off + i], grad[off + i]);
-			if (d > 1e-5 * scale + 1e-7)
+			if (d > 1e-5 * scale + 1e-6)
 				break;
 		}
 		off += n;

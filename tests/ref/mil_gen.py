@@ -10,8 +10,8 @@ tests/perf/mil-train.sh, written as JSON lines for `frame-cat -J`.
       coords tensor), DIR/labels.csv (slide_id,label,case_id).
   mil_gen.py surv DIR [--bags N] [--d D] [--seed S]
       A latent risk r ~ N(0,1) per slide, carried by 3-6 key instances
-      among background ones (shifted by 3u + 1.5 r v, u and v orthonormal);
-      time ~ Exp(rate 0.1 e^{2r}), some censored at a uniform time.
+      among background ones (shifted by 3u + 2 r v, u and v orthonormal);
+      time ~ Exp(rate 0.1 e^{3r}), some censored at a uniform time.
       DIR/labels.csv has slide_id,time,event.
   mil_gen.py torchcase DIR LABELS SPLITS D PROJ ATTN NCLASS SEED
       For the end-to-end check: initial weights of the GPFM ABMIL as
@@ -106,8 +106,8 @@ def gen_surv(out, args):
         n = int(rng.integers(20, 61))
         x = rng.standard_normal((n, d))
         m = int(rng.integers(3, 7))
-        x[rng.choice(n, m, replace=False)] += 3.0 * u + 1.5 * r * v
-        t = rng.exponential(1 / (0.1 * np.exp(2.0 * r)))
+        x[rng.choice(n, m, replace=False)] += 3.0 * u + 2.0 * r * v
+        t = rng.exponential(1 / (0.1 * np.exp(3.0 * r)))
         c = rng.uniform(0, 30)
         ev = int(t <= c or rng.uniform() > 0.3)
         time = t if ev else min(t, c)
