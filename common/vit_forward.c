@@ -242,39 +242,47 @@ static void forward_slice(pfm_vit_run *r, vit_ws *w, int b0, int nb)
 	int H1 = c->mlp == PFM_MLP_SWIGLU ? 2 * H : H;
 	size_t Ds = D;
 	embed_tokens(r, w, r->images + (size_t)b0 * 3 * r->img * r->img, nb);
+	/* Biases after a GEMM go into the pass that follows it (residual +
+	 * LayerNorm, GELU): one trip over the rows fewer each. */
+	pfm_layernorm(w->h, w->x, pfm_vit_at(m, P, PFM_VP_LN1_W),
+		      pfm_vit_at(m, P, PFM_VP_LN1_B), M, D, c->eps);
 	for (int l = 0; l < c->depth; l++) {
 #define LP(k, per) (pfm_vit_at(m, P, k) + (size_t)l * (per))
 #define LO(k, per) (m->off[k] + (size_t)l * (per))
 		const float *ls1 = c->layerscale ? LP(PFM_VP_LS1, Ds) : NULL;
 		const float *ls2 = c->layerscale ? LP(PFM_VP_LS2, Ds) : NULL;
-		pfm_layernorm(w->h, w->x, LP(PFM_VP_LN1_W, Ds),
-			      LP(PFM_VP_LN1_B, Ds), M, D, c->eps);
 		lin(r, w, w->qkv, w->h, LO(PFM_VP_QKV_W, 3 * Ds * D),
 		    c->qkv_bias ? LP(PFM_VP_QKV_B, 3 * Ds) : NULL, M, D, 3 * D);
 		for (int b = 0; b < nb; b++)
 			pfm_attention(w->att + (size_t)b * T * D,
 				      w->qkv + (size_t)b * T * 3 * D, w->s, T, D,
 				      c->heads);
-		lin(r, w, w->h, w->att, LO(PFM_VP_PROJ_W, Ds * D),
-		    LP(PFM_VP_PROJ_B, Ds), M, D, D);
-		pfm_residual(w->x, w->h, NULL, ls1, M, D);
-		pfm_layernorm(w->h, w->x, LP(PFM_VP_LN2_W, Ds),
-			      LP(PFM_VP_LN2_B, Ds), M, D, c->eps);
-		lin(r, w, w->u, w->h, LO(PFM_VP_FC1_W, (size_t)H1 * D),
-		    LP(PFM_VP_FC1_B, (size_t)H1), M, D, H1);
+		lin(r, w, w->h, w->att, LO(PFM_VP_PROJ_W, Ds * D), NULL, M, D,
+		    D);
+		pfm_residual_layernorm(w->x, w->h, LP(PFM_VP_PROJ_B, Ds), ls1,
+				       LP(PFM_VP_LN2_W, Ds),
+				       LP(PFM_VP_LN2_B, Ds), M, D, c->eps);
+		lin(r, w, w->u, w->h, LO(PFM_VP_FC1_W, (size_t)H1 * D), NULL, M,
+		    D, H1);
 		if (c->mlp == PFM_MLP_SWIGLU)
-			pfm_bias_swiglu(w->u, w->u, NULL, M, H);
+			pfm_bias_swiglu(w->u, w->u, LP(PFM_VP_FC1_B, (size_t)H1),
+					M, H);
 		else
-			pfm_bias_gelu(w->u, NULL, (size_t)M, H);
-		lin(r, w, w->h, w->u, LO(PFM_VP_FC2_W, Ds * H),
-		    LP(PFM_VP_FC2_B, Ds), M, H, D);
-		pfm_residual(w->x, w->h, NULL, ls2, M, D);
+			pfm_bias_gelu(w->u, LP(PFM_VP_FC1_B, (size_t)H1),
+				      (size_t)M, H);
+		/* then LN1 of the next layer, or the final norm into tokens */
+		int last = l + 1 == c->depth;
+		float *y = last ? r->tokens + (size_t)b0 * T * D : w->h;
+		lin(r, w, y, w->u, LO(PFM_VP_FC2_W, Ds * H), NULL, M, H, D);
+		const float *nw = last ? pfm_vit_at(m, P, PFM_VP_NORM_W)
+				       : LP(PFM_VP_LN1_W, Ds) + Ds;
+		const float *nb_ = last ? pfm_vit_at(m, P, PFM_VP_NORM_B)
+					: LP(PFM_VP_LN1_B, Ds) + Ds;
+		pfm_residual_layernorm(w->x, y, LP(PFM_VP_FC2_B, Ds), ls2, nw,
+				       nb_, M, D, c->eps);
 #undef LP
 #undef LO
 	}
-	pfm_layernorm(r->tokens + (size_t)b0 * T * D, w->x,
-		      pfm_vit_at(m, P, PFM_VP_NORM_W),
-		      pfm_vit_at(m, P, PFM_VP_NORM_B), M, D, c->eps);
 }
 
 typedef struct {

@@ -178,6 +178,32 @@ CLONES void pfm_residual(float *x, const float *y, const float *b,
 	}
 }
 
+CLONES void pfm_residual_layernorm(float *x, float *h, const float *b,
+				   const float *ls, const float *w,
+				   const float *lb, int M, int D, float eps)
+{
+	for (int m = 0; m < M; m++) {
+		float *p = x + (size_t)m * D, *q = h + (size_t)m * D;
+		if (b && ls)
+			for (int i = 0; i < D; i++)
+				p[i] += ls[i] * (q[i] + b[i]);
+		else if (ls)
+			for (int i = 0; i < D; i++)
+				p[i] += ls[i] * q[i];
+		else if (b)
+			for (int i = 0; i < D; i++)
+				p[i] += q[i] + b[i];
+		else
+			for (int i = 0; i < D; i++)
+				p[i] += q[i];
+		/* the row is in cache: normalise it now into h's row */
+		float mean = vsum(p, D) / D;
+		float rstd = 1.f / sqrtf(vsumsq_dev(p, D, mean) / D + eps);
+		for (int i = 0; i < D; i++)
+			q[i] = (p[i] - mean) * rstd * w[i] + lb[i];
+	}
+}
+
 CLONES void pfm_softmax_rows(float *x, int rows, int n)
 {
 	for (int r = 0; r < rows; r++) {

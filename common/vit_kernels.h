@@ -22,6 +22,11 @@ void pfm_bias_swiglu(float *out, float *u, const float *b, int M, int H);
 /* x[M, D] += ls[D] * (y[M, D] + b[D]); ls and b may be NULL. */
 void pfm_residual(float *x, const float *y, const float *b, const float *ls,
 		  int M, int D);
+/* Row by row: x[M, D] += ls * (h + b), then h = LN(x) * w + lb: the
+ * residual update and the next LayerNorm in one pass. */
+void pfm_residual_layernorm(float *x, float *h, const float *b,
+			    const float *ls, const float *w, const float *lb,
+			    int M, int D, float eps);
 /* Softmax of each row of x[rows, n], in place. */
 void pfm_softmax_rows(float *x, int rows, int n);
 /* Multi-head self-attention of one image: qkv[T, 3D] (q | k | v, heads
