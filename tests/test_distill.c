@@ -15,9 +15,11 @@
 
 #include "check.h"
 #include "distill.h"
+#include "distill_aug.h"
 #include "distill_ckpt.h"
 #include "distill_head.h"
 #include "distill_loss.h"
+#include "preprocess.h"
 #include "safetensors.h"
 
 static char dir[] = "/tmp/pfm-distill-XXXXXX";
@@ -55,8 +57,8 @@ static float *get(pfm_st *st, const char *name, size_t *n, int64_t *dims)
 		CHECK(0, "no tensor %s", name);
 		return calloc(1, sizeof(float));
 	}
-	float *p = malloc(t->count * sizeof *p);
-	pfm_st_read_f32(t, p, &e);
+	float *p = calloc(t->count, sizeof *p);
+	CHECK(!pfm_st_read_f32(t, p, &e), "%s", e.msg);
 	if (n)
 		*n = t->count;
 	for (int i = 0; dims && i < t->ndim; i++)
@@ -232,6 +234,139 @@ static void test_losses(void)
 		free(grid), free(o), free(box), free(r);
 		pfm_st_close(st);
 	}
+}
+
+/* Each colour operation against torchvision 0.14 on PIL 9.4 (and the HED
+ * jitter against skimage's formulas): equal bit for bit (max abs
+ * difference in 8-bit levels / share of values that differ), then the
+ * crops: reproducible from the seed, the crop areas within their scale
+ * ranges, --no-augment equal to the eval preprocessing, masks as
+ * DINOv2's collate makes them. */
+static void test_aug(void)
+{
+	pfm_st *st = fixture("ops");
+	if (!st)
+		return;
+	static const struct {
+		const char *name;
+		int op;
+		double f, maxd, share;
+	} cases[] = {{"brightness_1.3", 0, 1.3, 0, 0},
+		     {"brightness_0.7", 0, 0.7, 0, 0},
+		     {"contrast_1.35", 1, 1.35, 0, 0},
+		     {"contrast_0.65", 1, 0.65, 0, 0},
+		     {"saturation_1.15", 2, 1.15, 0, 0},
+		     {"saturation_0.85", 2, 0.85, 0, 0},
+		     {"hue_0.07", 3, 0.07, 0, 0},
+		     {"hue_-0.05", 3, -0.05, 0, 0},
+		     {"grayscale", 4, 0, 0, 0},
+		     {"blur_1.3", 5, 1.3, 0, 0},
+		     {"solarize", 6, 0, 0, 0},
+		     {"hed_0.04", 7, 0.04, 0, 0}};
+	int64_t d[3];
+	size_t n;
+	float *in = get(st, "input", &n, d);
+	int H = (int)d[0], W = (int)d[1];
+	uint8_t *px = malloc(n);
+	printf("  augmentation operations vs torchvision/PIL (8-bit levels):");
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		float *want = get(st, cases[c].name, NULL, NULL);
+		for (size_t i = 0; i < n; i++)
+			px[i] = (uint8_t)in[i];
+		CHECK(!pfm_aug_op(px, W, H, cases[c].op, cases[c].f), "op %d",
+		      cases[c].op);
+		int md = 0;
+		size_t nd = 0;
+		for (size_t i = 0; i < n; i++) {
+			int df = abs((int)px[i] - (int)want[i]);
+			md = df > md ? df : md;
+			nd += df != 0;
+		}
+		double share = (double)nd / n;
+		CHECK(md <= cases[c].maxd && share <= cases[c].share,
+		      "%s: max diff %d, %.3f%% differ", cases[c].name, md,
+		      100 * share);
+		printf("%s %s %d/%.2f%%", c % 4 ? "," : "\n   ", cases[c].name,
+		       md, 100 * share);
+		free(want);
+	}
+	printf("\n");
+	/* crops of a real tile */
+	pfm_aug_opts o;
+	pfm_aug_defaults(&o);
+	o.global_size = 64, o.local_size = 32, o.n_local = 3;
+	o.hed_sigma = 0.05;
+	pfm_aug_ws *ws = pfm_aug_ws_new();
+	size_t gs = 3 * 64 * 64, ls = 3 * 32 * 32;
+	float *a = malloc((2 * gs + 3 * ls) * sizeof *a);
+	float *b = malloc((2 * gs + 3 * ls) * sizeof *b);
+	float *ga[2] = {a, a + gs}, *la[3] = {a + 2 * gs, a + 2 * gs + ls,
+					      a + 2 * gs + 2 * ls};
+	float *gb[2] = {b, b + gs}, *lb[3] = {b + 2 * gs, b + 2 * gs + ls,
+					      b + 2 * gs + 2 * ls};
+	pfm_crop_box box[2];
+	pfm_err e;
+	for (size_t i = 0; i < n; i++)
+		px[i] = (uint8_t)in[i];
+	pfm_rng r1 = pfm_rng_seed(9, 77), r2 = pfm_rng_seed(9, 77);
+	CHECK(!pfm_aug_tile(&o, ws, px, W, H, &r1, ga, la, box, &e), "%s", e.msg);
+	CHECK(!pfm_aug_tile(&o, ws, px, W, H, &r2, gb, lb, box, &e), "%s", e.msg);
+	CHECK(!memcmp(a, b, (2 * gs + 3 * ls) * sizeof *a),
+	      "the same seed gave other crops");
+	r2 = pfm_rng_seed(9, 78);
+	CHECK(!pfm_aug_tile(&o, ws, px, W, H, &r2, gb, lb, box, &e), "%s", e.msg);
+	CHECK(memcmp(a, b, 2 * gs * sizeof *a), "another seed, the same crops");
+	/* crop areas and flips over many draws */
+	int bad = 0, flips = 0, draws = 400;
+	for (int t = 0; t < draws; t++) {
+		pfm_rng r = pfm_rng_seed(t, 5);
+		pfm_aug_tile(&o, ws, px, W, H, &r, gb, lb, box, &e);
+		for (int c = 0; c < 2; c++) {
+			double f = box[c].h * box[c].w / ((double)W * H);
+			/* rounding of the sides moves the area a little */
+			bad += f < 0.32 * 0.9 || f > 1.0;
+			flips += box[c].flip;
+		}
+	}
+	CHECK(!bad && flips > 0.4 * 2 * draws && flips < 0.6 * 2 * draws,
+	      "%d global crops outside scale 0.32..1, %d of %d flipped", bad,
+	      flips, 2 * draws);
+	/* no augmentation: the whole tile resized, as embed's preprocessing */
+	o.augment = 0;
+	CHECK(!pfm_aug_tile(&o, ws, px, W, H, &r1, ga, la, box, &e), "%s", e.msg);
+	pfm_prep pp = {.resize_w = 64, .resize_h = 64, .crop_w = 64,
+		       .crop_h = 64, .interp = PFM_INTERP_BICUBIC};
+	memcpy(pp.mean, o.mean, sizeof pp.mean);
+	memcpy(pp.std, o.std, sizeof pp.std);
+	pfm_prep_ws *pw = pfm_prep_ws_new();
+	CHECK(!pfm_prep_run(&pp, pw, px, W, H, b, &e), "%s", e.msg);
+	CHECK(!memcmp(a, b, gs * sizeof *a) && !memcmp(a + gs, b, gs * sizeof *a),
+	      "--no-augment crops differ from the eval preprocessing");
+	pfm_prep_ws_free(pw);
+	/* masks: int(n * 0.5) crops masked, 10..50% of patches at most */
+	uint8_t mask[8 * 196];
+	pfm_rng r = pfm_rng_seed(3, 3);
+	int okm = 1;
+	for (int t = 0; t < 50; t++) {
+		pfm_aug_masks(mask, 8, 14, 14, 0.5, 0.1, 0.5, &r);
+		int masked = 0;
+		for (int i = 0; i < 8; i++) {
+			int c = 0;
+			for (int k = 0; k < 196; k++)
+				c += mask[i * 196 + k];
+			masked += c > 0;
+			okm &= c <= 98;
+		}
+		okm &= masked <= 4 && masked >= 3;
+	}
+	CHECK(okm, "iBOT masks: not 4 of 8 crops (3 when a block fails) with "
+	      "at most 50%% of patches");
+	printf("  crops: reproducible from the seed, global crop areas within "
+	       "0.32..1, %d%% flipped; --no-augment = the eval preprocessing; "
+	       "masks as DINOv2's collate\n", 100 * flips / (2 * draws));
+	pfm_aug_ws_free(ws);
+	free(a), free(b), free(in), free(px);
+	pfm_st_close(st);
 }
 
 /* The options of distill_ref.py's step_case. */
@@ -424,6 +559,10 @@ int main(void)
 	snprintf(cmd, sizeof cmd, "%s tests/ref/distill_ref.py parts %s", py,
 		 dir);
 	CHECK(system(cmd) == 0, "%s failed", cmd);
+	snprintf(cmd, sizeof cmd, "%s tests/ref/distill_ref.py ops %s "
+		 "tests/data/he-1024-a.png", py, dir);
+	CHECK(system(cmd) == 0, "%s failed", cmd);
+	test_aug();
 	test_head("head3", 40, 3);
 	test_head("head1", 0, 1);
 	test_losses();

@@ -205,6 +205,49 @@ def parts(outdir):
                   os.path.join(outdir, name + ".safetensors"))
 
 
+# ---- augmentation operations ------------------------------------------------
+
+def hed_ref(rgb, alpha, beta):
+    """skimage's rgb2hed / hed2rgb (Ruifrok-Johnston) with a stain jitter
+    s -> s alpha + beta, in numpy (skimage is not installed)."""
+    import numpy as np
+    rgb_from_hed = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11],
+                             [0.27, 0.57, 0.78]])
+    hed_from_rgb = np.linalg.inv(rgb_from_hed)
+    x = np.maximum(rgb.astype(np.float64) / 255, 1e-6)
+    ladj = np.log(1e-6)
+    st = np.maximum((np.log(x) / ladj) @ hed_from_rgb, 0) * alpha + beta
+    out = np.clip(np.exp(-(st * -ladj) @ rgb_from_hed), 0, 1)
+    return np.rint(out * 255).astype(np.uint8)
+
+
+def ops(outdir, png):
+    """torchvision 0.14's functional transforms on a PIL tile, one each."""
+    import numpy as np
+    import torchvision.transforms.functional as TF
+    from PIL import Image
+    img = Image.open(png).convert("RGB").crop((300, 200, 380, 264))
+    out = {"input": torch.from_numpy(np.array(img))}
+    cases = [("brightness_1.3", TF.adjust_brightness, 1.3),
+             ("brightness_0.7", TF.adjust_brightness, 0.7),
+             ("contrast_1.35", TF.adjust_contrast, 1.35),
+             ("contrast_0.65", TF.adjust_contrast, 0.65),
+             ("saturation_1.15", TF.adjust_saturation, 1.15),
+             ("saturation_0.85", TF.adjust_saturation, 0.85),
+             ("hue_0.07", TF.adjust_hue, 0.07),
+             ("hue_-0.05", TF.adjust_hue, -0.05)]
+    for name, fn, f in cases:
+        out[name] = torch.from_numpy(np.array(fn(img, f)))
+    out["grayscale"] = torch.from_numpy(np.array(
+        TF.rgb_to_grayscale(img, num_output_channels=3)))
+    out["blur_1.3"] = torch.from_numpy(np.array(
+        TF.gaussian_blur(img, [9, 9], [1.3, 1.3])))
+    out["solarize"] = torch.from_numpy(np.array(TF.solarize(img, 128)))
+    out["hed_0.04"] = torch.from_numpy(hed_ref(np.array(img), 1.04, 0.02))
+    save_file({k: v.float().contiguous() for k, v in out.items()},
+              os.path.join(outdir, "ops.safetensors"))
+
+
 # ---- the whole step -----------------------------------------------------------
 
 def vit_forward(m, x, mask, mask_token, drop, pos_interp="dinov2"):
@@ -481,6 +524,8 @@ if __name__ == "__main__":
     os.makedirs(outdir, exist_ok=True)
     if mode == "parts":
         parts(outdir)
+    elif mode == "ops":
+        ops(outdir, sys.argv[3])
     elif mode == "step":
         step_case(outdir, sys.argv[3], int(sys.argv[4]))
     else:
