@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h" /* pfm_now */
 #include "metrics.h"
 #include "mil.h"
 
@@ -577,7 +578,7 @@ static int one_run(run_ctx *c, const pfm_mil_splits *s, pfm_err *e)
 			if (o->shuffle)
 				pfm_rng_shuffle(&rord, order, ntr);
 		}
-		double lsum = 0;
+		double lsum = 0, t_ep = pfm_now();
 		for (int start = 0; start < ntr; start += B) {
 			int nb = ntr - start < B ? ntr - start : B;
 			for (int q = 0; q < nb; q++) {
@@ -606,6 +607,7 @@ static int one_run(run_ctx *c, const pfm_mil_splits *s, pfm_err *e)
 			}
 		}
 		c->epochs_done = ep + 1;
+		double secs = pfm_now() - t_ep;
 		double train_loss = lsum / ntr, mon = NAN, vauc = NAN, verr = NAN;
 		if (nva) {
 			if (evaluate(c, &m, &vv, NULL, e))
@@ -628,9 +630,9 @@ static int one_run(run_ctx *c, const pfm_mil_splits *s, pfm_err *e)
 			}
 		}
 		if (o->log) {
-			const char *nm[1] = {"epoch_loss"};
-			double vals[1] = {train_loss};
-			if (write_metric_frame(c, m.step, ep, "train", nm, vals, 1, e))
+			const char *nm[2] = {"epoch_loss", "seconds"};
+			double vals[2] = {train_loss, secs};
+			if (write_metric_frame(c, m.step, ep, "train", nm, vals, 2, e))
 				goto fail_loop;
 			if (nva) {
 				const char *vn[3] = {"loss", "error", d->task == PFM_TASK_CLS ? "auroc" : "c_index"};

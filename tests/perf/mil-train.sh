@@ -1,0 +1,80 @@
+#!/bin/sh
+# mil-train.sh: one ABMIL training epoch, mil-train against plain torch.
+# Run by `make perf` from the repository root.
+#
+# GPFM's head (1024 -> 512 ReLU, dropout 0.25, attention 512->128->1,
+# 512 -> 2; Adam, a bag per step, as CLAM trains it) over PERF_BAGS
+# (1000) bags of PERF_TILES (500) tiles of PERF_DIM (1024) float32
+# features: mil-train (one [500, 1024] embedding frame a slide, read from
+# tmpfs; the epoch's seconds from its --log) and tests/perf/abmil_torch.py
+# (Debian's torch 1.13 on the same OpenBLAS, features in memory), on the
+# same machine, side by side, with the same thread counts (PERF_THREADS,
+# default "1 2": mil-train -j T; torch.set_num_threads(T),
+# OMP_NUM_THREADS=T, OPENBLAS_NUM_THREADS=T, OMP_WAIT_POLICY=PASSIVE),
+# PERF_RUNS (3) runs each, medians (the machine is shared and noisy).
+# Prints a Markdown table; the target is mil-train >= 5x torch.
+set -eu
+
+BIN=${BIN:-bin}
+NB=${PERF_BAGS:-1000}
+NT=${PERF_TILES:-500}
+D=${PERF_DIM:-1024}
+RUNS=${PERF_RUNS:-3}
+THREADS=${PERF_THREADS:-1 2}
+PY=${PY:-.venv/bin/python}
+[ -x "$BIN/mil-train" ] || { echo "$0: $BIN/mil-train not built (run make)" >&2; exit 2; }
+[ -x "$PY" ] || { echo "$0: $PY missing (run make deps)" >&2; exit 2; }
+
+need_kb=$((NB * NT * D * 4 / 1024 + 65536))
+dir=${PERF_DIR:-}
+if [ -z "$dir" ]; then
+	dir=${TMPDIR:-/tmp}
+	if [ -d /dev/shm ] && [ -w /dev/shm ] &&
+	   [ "$(df -Pk /dev/shm | awk 'NR == 2 {print $4}')" -gt "$need_kb" ]; then
+		dir=/dev/shm
+	fi
+fi
+work=$(mktemp -d "$dir/pfm-perf-XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+$PY tests/ref/mil_gen.py perf "$work/bags.mpk" "$NB" "$NT" "$D" 1
+# every bag trains; ten more (the same shape) make the test split
+$PY tests/ref/mil_gen.py perf "$work/test.mpk" 10 "$NT" "$D" 2
+sed 's/^perf-/test-/' "$work/test.mpk.csv" | tail -n +2 >> "$work/bags.mpk.csv"
+awk -F, 'NR > 1 {print "0," $1 "," ($1 ~ /^test-/ ? "test" : "train")}
+	BEGIN {print "fold,slide_id,split"}' "$work/bags.mpk.csv" > "$work/splits.csv"
+# the test frames under their own slide ids
+"$BIN/frame-cat" --full "$work/test.mpk" | sed 's/"slide_id":"perf-/"slide_id":"test-/' |
+	"$BIN/frame-cat" -J -q -o "$work/test2.mpk"
+bytes=$(cat "$work/bags.mpk" "$work/test2.mpk" | wc -c)
+
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+mil_epoch() {
+	OPENBLAS_NUM_THREADS=$1 "$BIN/mil-train" -q -j "$1" -l "$work/bags.mpk.csv" \
+		--splits "$work/splits.csv" --epochs 1 --log "$work/log.mpk" \
+		"$work/bags.mpk" "$work/test2.mpk" > /dev/null
+	"$BIN/frame-cat" "$work/log.mpk" | sed -n 's/.*"seconds":\([0-9.e+-]*\).*/\1/p'
+}
+torch_epoch() {
+	OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$1 OPENBLAS_NUM_THREADS=$1 \
+		$PY tests/perf/abmil_torch.py "$NB" "$NT" "$D" "$1"
+}
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+echo "mil-train: one ABMIL epoch, $NB bags x $NT tiles x $D, $bytes bytes of frames in $dir"
+echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r); OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; $RUNS runs each, medians"
+echo
+printf '| threads | mil-train epoch s | ms/bag | torch epoch s | ms/bag | torch / mil-train |\n'
+printf '|---:|---:|---:|---:|---:|---:|\n'
+for t in $THREADS; do
+	: > "$work/m" && : > "$work/p"
+	r=0
+	while [ $r -lt "$RUNS" ]; do
+		mil_epoch "$t" >> "$work/m"
+		torch_epoch "$t" >> "$work/p"
+		r=$((r + 1))
+	done
+	m=$(median < "$work/m")
+	p=$(median < "$work/p")
+	awk -v t="$t" -v m="$m" -v p="$p" -v n="$NB" \
+		'BEGIN {printf "| %d | %.2f | %.2f | %.2f | %.2f | %.2fx |\n", t, m, 1000 * m / n, p, 1000 * p / n, p / m}'
+done
