@@ -41,6 +41,7 @@ typedef struct {
 	int dim, depth, heads, hidden, patch, img, reg, mlp;
 	double layerscale;      /* LayerScale init value; 0: none */
 	const char *init;       /* safetensors ViT to start from, or NULL */
+	const pfm_vit_config *arch; /* or this architecture (a resumed run) */
 	/* crops */
 	int batch, global_size, local_size, n_local;
 	/* heads */

@@ -296,6 +296,8 @@ static int make_backbone(pfm_distill *d, pfm_err *e)
 		d->m = src; /* its params are copied into S below */
 		return 0;
 	}
+	if (o->arch)
+		return pfm_vit_alloc(&d->m, o->arch, e);
 	pfm_vit_config c = {0};
 	snprintf(c.name, sizeof c.name, "distilled");
 	c.scheme = PFM_SCHEME_TIMM;
