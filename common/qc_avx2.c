@@ -58,30 +58,43 @@ AVX2 static inline __m256i ge8(__m256i x, int t) /* x >= t, bytes */
 	return _mm256_cmpeq_epi8(_mm256_max_epu8(x, _mm256_set1_epi8((char)t)), x);
 }
 
-/* HSV S >= t->k for 32 pixels, from V and d = max - min (bytes) and
- * their 16-bit halves (lo: bytes 0-7 and 16-23, hi: the others). */
-AVX2 static inline __m256i s_ge(const pfm_qc_stest *t, __m256i v, __m256i d,
+/* An S >= k test (pfm_qc_stest) with its constants in registers. */
+typedef struct {
+	const pfm_qc_stest *t;
+	int on, nfix;
+	__m256i k, nu;
+} stest_vec;
+
+AVX2 static inline stest_vec s_prep(const pfm_qc_stest *t)
+{
+	stest_vec sv = {t, t->k != 0, t->nfix, _mm256_set1_epi16((short)t->k),
+			_mm256_set1_epi16((short)t->nu)};
+	return sv;
+}
+
+/* HSV S >= k for 32 pixels, from V and d = max - min (bytes) and their
+ * 16-bit halves (lo: bytes 0-7 and 16-23, hi: the others; a = 255 d). */
+AVX2 static inline __m256i s_ge(const stest_vec *t, __m256i v, __m256i d,
 				__m256i vl, __m256i vh, __m256i al,
 				__m256i ah)
 {
 	const __m256i zero = _mm256_setzero_si256();
-	if (!t->k)
+	if (!t->on)
 		return zero;
-	const __m256i kk = _mm256_set1_epi16((short)t->k);
-	const __m256i nu = _mm256_set1_epi16((short)t->nu);
 	/* C = k v - ((v - nu) >> 1) <= 65025; S >= k iff 255 d >= C */
-	__m256i cl = _mm256_sub_epi16(_mm256_mullo_epi16(vl, kk),
-				      _mm256_srli_epi16(_mm256_subs_epu16(vl, nu), 1));
-	__m256i ch = _mm256_sub_epi16(_mm256_mullo_epi16(vh, kk),
-				      _mm256_srli_epi16(_mm256_subs_epu16(vh, nu), 1));
+	__m256i cl = _mm256_sub_epi16(_mm256_mullo_epi16(vl, t->k),
+				      _mm256_srli_epi16(_mm256_subs_epu16(vl, t->nu), 1));
+	__m256i ch = _mm256_sub_epi16(_mm256_mullo_epi16(vh, t->k),
+				      _mm256_srli_epi16(_mm256_subs_epu16(vh, t->nu), 1));
 	__m256i m = _mm256_packs_epi16(
 		_mm256_cmpeq_epi16(_mm256_subs_epu16(cl, al), zero),
 		_mm256_cmpeq_epi16(_mm256_subs_epu16(ch, ah), zero));
 	for (int i = 0; i < t->nfix; i++) {
+		const uint8_t *f = t->t->fix[i];
 		__m256i e = _mm256_and_si256(
-			_mm256_cmpeq_epi8(v, _mm256_set1_epi8((char)t->fix[i][0])),
-			_mm256_cmpeq_epi8(d, _mm256_set1_epi8((char)t->fix[i][1])));
-		m = t->fix[i][2] ? _mm256_or_si256(m, e) : _mm256_andnot_si256(e, m);
+			_mm256_cmpeq_epi8(v, _mm256_set1_epi8((char)f[0])),
+			_mm256_cmpeq_epi8(d, _mm256_set1_epi8((char)f[1])));
+		m = f[2] ? _mm256_or_si256(m, e) : _mm256_andnot_si256(e, m);
 	}
 	return m;
 }
@@ -144,12 +157,19 @@ AVX2 static inline __m256i grey32(__m256i r, __m256i g, __m256i b)
 }
 
 AVX2 void pfm_qc_row_avx2(const pfm_qc_kparams *k, const uint8_t *rgb, int w,
-			  pfm_qc_counts *c, uint8_t *grey, uint8_t *flags)
+			  pfm_qc_counts *c, uint8_t *restrict grey,
+			  uint8_t *restrict flags)
 {
 	const __m256i zero = _mm256_setzero_si256();
 	const __m256i ones = _mm256_set1_epi8(-1), one = _mm256_set1_epi8(1);
 	const __m256i c255 = _mm256_set1_epi16(255);
 	const int gr = 3 * k->nred, bl = 3 * (k->nred + k->ngreen);
+	const int nred = k->nred, ngreen = k->ngreen, nblue = k->nblue;
+	const stest_vec tsat = s_prep(&k->sat), t8 = s_prep(&k->s8), t100 = s_prep(&k->s100);
+	const __m256i blk = _mm256_set1_epi8((char)k->black);
+	const __m256i wht = _mm256_set1_epi8((char)k->white);
+	const int black = k->black;
+	const uint8_t *hmax = k->hmax;
 	uint64_t n[9] = {0};
 	int x = 0;
 	for (; x + 32 <= w; x += 32) {
@@ -160,14 +180,14 @@ AVX2 void pfm_qc_row_avx2(const pfm_qc_kparams *k, const uint8_t *rgb, int w,
 		__m256i mn = _mm256_min_epu8(_mm256_min_epu8(r, g), b);
 		__m256i d = _mm256_sub_epi8(v, mn);
 		__m256i nz = _mm256_andnot_si256(_mm256_cmpeq_epi8(d, zero), ones);
-		__m256i lit = k->black ? ge8(v, k->black) : ones;
-		__m256i white = ge8(mn, k->white);
+		__m256i lit = black ? _mm256_cmpeq_epi8(_mm256_max_epu8(v, blk), v) : ones;
+		__m256i white = _mm256_cmpeq_epi8(_mm256_max_epu8(mn, wht), mn);
 		__m256i vl = _mm256_unpacklo_epi8(v, zero), vh = _mm256_unpackhi_epi8(v, zero);
 		__m256i al = _mm256_mullo_epi16(_mm256_unpacklo_epi8(d, zero), c255);
 		__m256i ah = _mm256_mullo_epi16(_mm256_unpackhi_epi8(d, zero), c255);
-		__m256i ssat = s_ge(&k->sat, v, d, vl, vh, al, ah);
-		__m256i s8 = s_ge(&k->s8, v, d, vl, vh, al, ah);
-		__m256i s100 = s_ge(&k->s100, v, d, vl, vh, al, ah);
+		__m256i ssat = s_ge(&tsat, v, d, vl, vh, al, ah);
+		__m256i s8 = s_ge(&t8, v, d, vl, vh, al, ah);
+		__m256i s100 = s_ge(&t100, v, d, vl, vh, al, ah);
 		/* Hue >= 90 (OpenCV's branches: v == r first, then v == g):
 		 * red: b - g >= 1 + [d >= 60] + [d >= 120] + [d >= 181] +
 		 * [d >= 240]; green: r <= b and g - b <= hmax[d], certain
@@ -197,25 +217,27 @@ AVX2 void pfm_qc_row_avx2(const pfm_qc_kparams *k, const uint8_t *rgb, int w,
 		__m256i black = _mm256_andnot_si256(lit, ones);
 		_mm256_storeu_si256((__m256i *)(grey + x), grey32(r, g, b));
 		/* Ink, when a pixel could match (true of every triple): red
-		 * needs r - g >= 50, g <= 115, b <= 145; green r <= 225,
-		 * g >= r, b >= 20; blue r <= 175, b - r >= 35, and b >= 140
-		 * when r > 60, b >= 175 when r > 90. */
+		 * needs r - g >= 50, r - b >= 35, g <= 115, b <= 145; green r <= 225, g >= r, b >= 20, b >= r - 10;
+		 * blue r <= 175, b - r >= 35, b - g >= 20, and b >= 120 when
+		 * r > 40, b >= 140 when r > 60, b >= 175 when r > 90. */
 		__m256i red = zero, green = zero, blue = zero;
 		__m256i cand = _mm256_cmpeq_epi8(_mm256_or_si256(_mm256_or_si256(
 			_mm256_subs_epu8(_mm256_set1_epi8(50), _mm256_subs_epu8(r, g)),
-			_mm256_subs_epu8(g, _mm256_set1_epi8(115))),
-			_mm256_subs_epu8(b, _mm256_set1_epi8((char)145))), zero);
+			_mm256_subs_epu8(_mm256_set1_epi8(35), _mm256_subs_epu8(r, b))),
+			_mm256_or_si256(_mm256_subs_epu8(g, _mm256_set1_epi8(115)),
+					_mm256_subs_epu8(b, _mm256_set1_epi8((char)145)))), zero);
 		if (!_mm256_testz_si256(cand, cand))
-			red = red_ink(k, 0, k->nred, r, g, b);
+			red = red_ink(k, 0, nred, r, g, b);
 		cand = _mm256_cmpeq_epi8(
 			_mm256_or_si256(_mm256_or_si256(
 				_mm256_subs_epu8(r, _mm256_set1_epi8((char)225)),
 				_mm256_subs_epu8(r, g)),
-				_mm256_subs_epu8(_mm256_set1_epi8(20), b)),
+				_mm256_or_si256(_mm256_subs_epu8(_mm256_set1_epi8(20), b),
+						_mm256_subs_epu8(_mm256_subs_epu8(r, _mm256_set1_epi8(10)), b))),
 			zero);
 		if (!_mm256_testz_si256(cand, cand))
-			green = green_ink(k, gr, k->ngreen, r, g, b);
-		cand = _mm256_cmpeq_epi8(_mm256_or_si256(
+			green = green_ink(k, gr, ngreen, r, g, b);
+		cand = _mm256_cmpeq_epi8(_mm256_or_si256(_mm256_or_si256(
 			_mm256_or_si256(_mm256_subs_epu8(r, _mm256_set1_epi8((char)175)),
 					_mm256_subs_epu8(_mm256_set1_epi8(35),
 							 _mm256_subs_epu8(b, r))),
@@ -224,9 +246,13 @@ AVX2 void pfm_qc_row_avx2(const pfm_qc_kparams *k, const uint8_t *rgb, int w,
 						_mm256_subs_epu8(_mm256_set1_epi8((char)140), b)),
 				_mm256_min_epu8(_mm256_subs_epu8(r, _mm256_set1_epi8(90)),
 						_mm256_subs_epu8(_mm256_set1_epi8((char)175), b)))),
+			_mm256_or_si256(
+				_mm256_subs_epu8(_mm256_set1_epi8(20), _mm256_subs_epu8(b, g)),
+				_mm256_min_epu8(_mm256_subs_epu8(r, _mm256_set1_epi8(40)),
+						_mm256_subs_epu8(_mm256_set1_epi8(120), b)))),
 			zero);
 		if (!_mm256_testz_si256(cand, cand))
-			blue = blue_ink(k, bl, k->nblue, r, g, b);
+			blue = blue_ink(k, bl, nblue, r, g, b);
 		__m256i ink = _mm256_or_si256(_mm256_or_si256(red, green), blue);
 		n[0] += count(sat);
 		n[1] += count(hsv);
@@ -260,7 +286,7 @@ AVX2 void pfm_qc_row_avx2(const pfm_qc_kparams *k, const uint8_t *rgb, int w,
 			a &= a - 1;
 			const uint8_t *q = p + 3 * j;
 			int dd = q[1] - (q[0] < q[2] ? q[0] : q[2]);
-			if (q[1] - q[2] <= k->hmax[dd]) {
+			if (q[1] - q[2] <= hmax[dd]) {
 				n[1]++;
 				if (flags)
 					flags[x + j] |= PFM_QC_F_HSV;

@@ -180,6 +180,23 @@ static int bad_tile(run_state *s, const pfm_frame *f, const char *why)
 	return write_built(s, s->drop, f);
 }
 
+/* libjpeg-turbo decodes a cut JPEG with a warning, filling the rest
+ * grey: a JPEG must end with its end-of-image marker (FF D9; only fill
+ * bytes may follow), or the tile is corrupt. */
+static int jpeg_cut(const pfm_frame *f)
+{
+	const msgpack_object *enc = pfm_get(f, "encoding");
+	const msgpack_object *px = pfm_get(f, "pixels");
+	if (!enc || !pfm_obj_streq(enc, "jpeg") || !px ||
+	    (px->type != MSGPACK_OBJECT_BIN && px->type != MSGPACK_OBJECT_STR))
+		return 0;
+	const uint8_t *p = (const uint8_t *)px->via.bin.ptr;
+	size_t n = px->via.bin.size;
+	while (n > 2 && (p[n - 1] == 0 || p[n - 1] == 0xff))
+		n--;
+	return n < 4 || p[n - 2] != 0xff || p[n - 1] != 0xd9;
+}
+
 static int handle(run_state *s, const pfm_frame *f)
 {
 	const pfm_qc_run_opts *o = s->o;
@@ -193,8 +210,11 @@ static int handle(run_state *s, const pfm_frame *f)
 	int w, h;
 	pfm_qc m;
 	pfm_err fe = {0};
-	if (pfm_tile_rgb(s->dec, f, &rgb, &w, &h, &fe) ||
-	    pfm_qc_measure(s->qc, rgb, w, h, &o->qc, &m, &fe))
+	if (pfm_tile_rgb(s->dec, f, &rgb, &w, &h, &fe))
+		return bad_tile(s, f, fe.msg);
+	if (jpeg_cut(f))
+		return bad_tile(s, f, "corrupt JPEG: no end-of-image marker (cut short)");
+	if (pfm_qc_measure(s->qc, rgb, w, h, &o->qc, &m, &fe))
 		return bad_tile(s, f, fe.msg);
 	pfm_qc_reason r = pfm_qc_decide(&m, &o->limits);
 	s->t.reasons[r]++;

@@ -33,7 +33,22 @@ void pfm_qc_od(unsigned r, unsigned g, unsigned b, double od[3])
  * observer), f(t) = cbrt(t) above 0.008856, else 7.787 t + 16/116. */
 static double lab_f(double t)
 {
-	return t > 0.008856 ? cbrt(t) : 7.787 * t + 16.0 / 116.0;
+	if (t <= 0.008856)
+		return 7.787 * t + 16.0 / 116.0;
+	/* cbrt(t): an exponent-thirding first guess (within 4%), then two
+	 * Halley steps (cubic convergence: 1e-4, then about 1e-13
+	 * relative); several times faster than libm's cbrt, which
+	 * dominated --stats. */
+	uint64_t u;
+	double y;
+	memcpy(&u, &t, sizeof u);
+	u = u / 3 + 0x2a9f7893782da1ceull;
+	memcpy(&y, &u, sizeof y);
+	for (int i = 0; i < 2; i++) {
+		double y3 = y * y * y;
+		y *= (y3 + 2 * t) / (2 * y3 + t);
+	}
+	return y;
 }
 
 void pfm_qc_lab(unsigned r, unsigned g, unsigned b, double lab[3])

@@ -333,6 +333,27 @@ static void otsu_and_stats(pfm_qc_ctx *ctx)
 			CHECK(fabs(lab[c] - known[i].lab[c]) < 1e-2, "lab %zu[%d] %.5f, want %.5f",
 			      i, c, lab[c], known[i].lab[c]);
 	}
+	/* Every colour's L*a*b* against libm's cbrt in the same formulas. */
+	double worst = 0;
+	for (int r = 0; r < 256; r += 3)
+		for (int g = 0; g < 256; g += 5)
+			for (int b = 0; b < 256; b += 1) {
+				double mine[3], x[3], f[3];
+				pfm_qc_lab(r, g, b, mine);
+				double c[3] = {r / 255., g / 255., b / 255.};
+				for (int i = 0; i < 3; i++)
+					c[i] = c[i] > 0.04045 ? pow((c[i] + 0.055) / 1.055, 2.4) : c[i] / 12.92;
+				x[0] = (0.412453 * c[0] + 0.357580 * c[1] + 0.180423 * c[2]) / 0.95047;
+				x[1] = 0.212671 * c[0] + 0.715160 * c[1] + 0.072169 * c[2];
+				x[2] = (0.019334 * c[0] + 0.119193 * c[1] + 0.950227 * c[2]) / 1.08883;
+				for (int i = 0; i < 3; i++)
+					f[i] = x[i] > 0.008856 ? cbrt(x[i]) : 7.787 * x[i] + 16. / 116.;
+				double want[3] = {116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])};
+				for (int i = 0; i < 3; i++)
+					worst = fmax(worst, fabs(mine[i] - want[i]));
+			}
+	CHECK(worst < 1e-10, "L*a*b* off libm's by %g", worst);
+	printf("L*a*b*: largest difference from libm's cbrt %.3g\n", worst);
 	/* No tissue: the statistics are 0 over 0 pixels. */
 	rgb = calloc(3 * 16, 1);
 	o.sat_threshold = 8;

@@ -224,7 +224,7 @@ def gen(frames, npz):
             out.append(f)
             arrays[sid] = seen
     # a tile frame that is not a tile: passes unchanged
-    out.append(mp({'type': 'metric', 'v': 1, 'name': 'x', 'value': 1.0}))
+    out.append(mp({'type': 'metric', 'v': 1, 'step': 1, 'values': {'x': 1}}))
     with open(frames, 'wb') as fh:
         fh.write(b''.join(out) + eos(len(out)))
     np.savez_compressed(npz, **arrays)
@@ -369,10 +369,11 @@ def score(out, require):
         fn = sum(1 for r in rows if EXPECT.get(r['label']) == cls and r['qc']['reason'] != cls)
         fp = sum(1 for r in rows if r['label'] in EXPECT and EXPECT[r['label']] != cls and
                  r['qc']['reason'] == cls)
-        p = tp / (tp + fp) if tp + fp else float('nan')
-        rc = tp / (tp + fn) if tp + fn else float('nan')
+        p = '%.3f' % (tp / (tp + fp)) if tp + fp else '-'
+        rc = tp / (tp + fn) if tp + fn else 1.0
         stat[cls] = rc
-        print('%-20s %5d %5d %5d %5d %9.3f %7.3f' % (name, tp + fn, tp, fn, fp, p, rc))
+        print('%-20s %5d %5d %5d %5d %9s %7s' % (name, tp + fn, tp, fn, fp, p,
+                                                  '%.3f' % rc if tp + fn else '-'))
     glass = [r for r in rows if r['label'] in ('glass', 'black')]
     gd = sum(1 for r in glass if r['qc']['reason'] != 'ok')
     pen = [r for r in rows if r['label'] == 'pen']
