@@ -31,14 +31,22 @@ void pfm_bf16_round(uint16_t *out, const float *in, size_t n)
 }
 
 #define MAX_PRIMS 32
+#define MAX_FMTS 8
+
+struct pfm_bf16_fmt {
+	dnnl_memory_desc_t md[MAX_FMTS]; /* weights as K x N */
+	int K[MAX_FMTS], N[MAX_FMTS];
+	int n;
+};
 
 typedef struct {
-	int M, K, N, bias;
+	int M, K, N, bias, fmt;
 	dnnl_primitive_t p;
 	dnnl_memory_t src, wei, bia, dst, pad;
 } prim_t;
 
 struct pfm_bf16_ws {
+	const pfm_bf16_fmt *fmt;
 	dnnl_engine_t eng;
 	dnnl_stream_t st;
 	prim_t prims[MAX_PRIMS];
@@ -56,13 +64,14 @@ int pfm_bf16_available(void)
 	return 1;
 }
 
-pfm_bf16_ws *pfm_bf16_ws_new(pfm_err *e)
+pfm_bf16_ws *pfm_bf16_ws_new(const pfm_bf16_fmt *f, pfm_err *e)
 {
 	pfm_bf16_ws *w = calloc(1, sizeof *w);
 	if (!w) {
 		pfm_errf(e, "out of memory");
 		return NULL;
 	}
+	w->fmt = f;
 	if (dnnl_engine_create(&w->eng, dnnl_cpu, 0) ||
 	    dnnl_stream_create(&w->st, w->eng, dnnl_stream_default_flags)) {
 		pfm_errf(e, "oneDNN: cannot create a CPU engine");
@@ -95,14 +104,123 @@ void pfm_bf16_ws_free(pfm_bf16_ws *w)
 	free(w);
 }
 
+pfm_bf16_fmt *pfm_bf16_fmt_new(pfm_err *e)
+{
+	pfm_bf16_fmt *f = calloc(1, sizeof *f);
+	if (!f)
+		pfm_errf(e, "out of memory");
+	return f;
+}
+
+void pfm_bf16_fmt_free(pfm_bf16_fmt *f)
+{
+	free(f);
+}
+
+/* The weights layout brgemm picks does not depend on M (checked for 3 to
+ * 3152 rows), so one prepared copy serves every batch size. */
+int pfm_bf16_prepare(pfm_bf16_fmt *f, uint16_t *dst, const float *src,
+		     int count, int N, int K, int M_hint, pfm_err *e)
+{
+	int id = -1;
+	for (int i = 0; i < f->n; i++)
+		if (f->K[i] == K && f->N[i] == N)
+			id = i;
+	dnnl_engine_t eng = NULL;
+	dnnl_stream_t st = NULL;
+	dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+	dnnl_primitive_t re = NULL;
+	dnnl_memory_t ms = NULL, md = NULL;
+	dnnl_memory_desc_t a, b, d, plain;
+	dnnl_dims_t ad = {M_hint, K}, bd = {K, N}, dd = {M_hint, N};
+	dnnl_matmul_desc_t mm;
+	uint16_t *tmp = malloc((size_t)N * K * sizeof *tmp);
+	int rc = -1;
+	if (!tmp) {
+		pfm_errf(e, "out of memory");
+		goto out;
+	}
+	if (dnnl_engine_create(&eng, dnnl_cpu, 0) ||
+	    dnnl_stream_create(&st, eng, dnnl_stream_default_flags) ||
+	    dnnl_memory_desc_init_by_tag(&plain, 2, bd, dnnl_bf16, dnnl_ba))
+		goto dnnl_fail;
+	if (id < 0) {
+		if (f->n == MAX_FMTS) {
+			pfm_errf(e, "oneDNN: too many weight shapes");
+			goto out;
+		}
+		if (dnnl_memory_desc_init_by_tag(&a, 2, ad, dnnl_bf16,
+						 dnnl_ab) ||
+		    dnnl_memory_desc_init_by_tag(&b, 2, bd, dnnl_bf16,
+						 dnnl_format_tag_any) ||
+		    dnnl_memory_desc_init_by_tag(&d, 2, dd, dnnl_f32, dnnl_ab) ||
+		    dnnl_matmul_desc_init(&mm, &a, &b, NULL, &d) ||
+		    dnnl_primitive_desc_create(&pd, &mm, NULL, eng, NULL))
+			goto dnnl_fail;
+		const dnnl_memory_desc_t *q =
+			dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+		/* the copy must fit where the plain one would */
+		if (dnnl_memory_desc_get_size(q) != (size_t)N * K * 2)
+			q = &plain;
+		id = f->n++;
+		f->md[id] = *q;
+		f->K[id] = K;
+		f->N[id] = N;
+	}
+	if (dnnl_reorder_primitive_desc_create(&rpd, &plain, eng, &f->md[id],
+					       eng, NULL) ||
+	    dnnl_primitive_create(&re, rpd) ||
+	    dnnl_memory_create(&ms, &plain, eng, tmp) ||
+	    dnnl_memory_create(&md, &f->md[id], eng, DNNL_MEMORY_NONE))
+		goto dnnl_fail;
+	for (int i = 0; i < count; i++) {
+		size_t off = (size_t)i * N * K;
+		pfm_bf16_round(tmp, src + off, (size_t)N * K);
+		dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, ms},
+					   {DNNL_ARG_TO, md}};
+		if (dnnl_memory_set_data_handle_v2(md, dst + off, st) ||
+		    dnnl_primitive_execute(re, st, 2, args) ||
+		    dnnl_stream_wait(st))
+			goto dnnl_fail;
+	}
+	rc = id;
+	goto out;
+dnnl_fail:
+	pfm_errf(e, "oneDNN: cannot lay out %dx%d bf16 weights", N, K);
+out:
+	if (ms)
+		dnnl_memory_destroy(ms);
+	if (md)
+		dnnl_memory_destroy(md);
+	if (re)
+		dnnl_primitive_destroy(re);
+	if (rpd)
+		dnnl_primitive_desc_destroy(rpd);
+	if (pd)
+		dnnl_primitive_desc_destroy(pd);
+	if (st)
+		dnnl_stream_destroy(st);
+	if (eng)
+		dnnl_engine_destroy(eng);
+	free(tmp);
+	return rc;
+}
+
 /* The matmul for (M, K) x (K, N)^T, made once per shape and thread. */
-static prim_t *prim(pfm_bf16_ws *w, int M, int K, int N, int bias,
+static prim_t *prim(pfm_bf16_ws *w, int fmt, int M, int K, int N, int bias,
 		    pfm_err *e)
 {
 	for (int i = 0; i < w->nprims; i++) {
 		prim_t *p = &w->prims[i];
-		if (p->M == M && p->K == K && p->N == N && p->bias == bias)
+		if (p->M == M && p->K == K && p->N == N && p->bias == bias &&
+		    p->fmt == fmt)
 			return p;
+	}
+	if (fmt < 0 || fmt >= w->fmt->n || w->fmt->K[fmt] != K ||
+	    w->fmt->N[fmt] != N) {
+		pfm_errf(e, "internal: weights layout %d is not %dx%d", fmt, N,
+			 K);
+		return NULL;
 	}
 	if (w->nprims == MAX_PRIMS) { /* shapes only vary with the batch */
 		pfm_errf(e, "oneDNN: too many matmul shapes");
@@ -115,9 +233,9 @@ static prim_t *prim(pfm_bf16_ws *w, int M, int K, int N, int bias,
 	dnnl_matmul_desc_t md;
 	dnnl_primitive_desc_t pd = NULL;
 	dnnl_primitive_attr_t attr = NULL;
-	/* weights are [N, K] row-major: as a K x N matrix that is "ba" */
+	(void)bd;
+	b = w->fmt->md[fmt];
 	if (dnnl_memory_desc_init_by_tag(&a, 2, ad, dnnl_bf16, dnnl_ab) ||
-	    dnnl_memory_desc_init_by_tag(&b, 2, bd, dnnl_bf16, dnnl_ba) ||
 	    dnnl_memory_desc_init_by_tag(&c, 2, cd, dnnl_f32, dnnl_ab) ||
 	    dnnl_memory_desc_init_by_tag(&d, 2, dd, dnnl_f32, dnnl_ab) ||
 	    dnnl_matmul_desc_init(&md, &a, &b, bias ? &c : NULL, &d) ||
@@ -147,7 +265,7 @@ static prim_t *prim(pfm_bf16_ws *w, int M, int K, int N, int bias,
 		dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
 	dnnl_primitive_desc_destroy(pd);
 	dnnl_primitive_attr_destroy(attr);
-	p->M = M, p->K = K, p->N = N, p->bias = bias;
+	p->M = M, p->K = K, p->N = N, p->bias = bias, p->fmt = fmt;
 	w->nprims++; /* from here on freed with w */
 	if (need > w->pad_cap) {
 		free(w->pad);
@@ -161,7 +279,7 @@ static prim_t *prim(pfm_bf16_ws *w, int M, int K, int N, int bias,
 	return p;
 }
 
-int pfm_bf16_linear(pfm_bf16_ws *w, float *out, const float *in,
+int pfm_bf16_linear(pfm_bf16_ws *w, int fmt, float *out, const float *in,
 		    const uint16_t *wt, const float *b, int M, int K, int N,
 		    pfm_err *e)
 {
@@ -174,7 +292,7 @@ int pfm_bf16_linear(pfm_bf16_ws *w, float *out, const float *in,
 		w->act_cap = n;
 	}
 	pfm_bf16_round(w->act, in, n);
-	prim_t *p = prim(w, M, K, N, b != NULL, e);
+	prim_t *p = prim(w, fmt, M, K, N, b != NULL, e);
 	if (!p)
 		return -1;
 	omp_set_num_threads(1);
@@ -202,10 +320,30 @@ int pfm_bf16_available(void)
 	return 0;
 }
 
-pfm_bf16_ws *pfm_bf16_ws_new(pfm_err *e)
+pfm_bf16_fmt *pfm_bf16_fmt_new(pfm_err *e)
 {
 	pfm_errf(e, "bf16 needs oneDNN: this build has none (install "
 		    "libdnnl-dev and rebuild)");
+	return NULL;
+}
+
+void pfm_bf16_fmt_free(pfm_bf16_fmt *f)
+{
+	(void)f;
+}
+
+int pfm_bf16_prepare(pfm_bf16_fmt *f, uint16_t *dst, const float *src,
+		     int count, int N, int K, int M_hint, pfm_err *e)
+{
+	(void)f, (void)dst, (void)src, (void)count, (void)N, (void)K;
+	(void)M_hint;
+	return pfm_errf(e, "bf16 needs oneDNN");
+}
+
+pfm_bf16_ws *pfm_bf16_ws_new(const pfm_bf16_fmt *f, pfm_err *e)
+{
+	(void)f;
+	pfm_errf(e, "bf16 needs oneDNN");
 	return NULL;
 }
 
@@ -224,11 +362,11 @@ void pfm_bf16_round(uint16_t *out, const float *in, size_t n)
 	}
 }
 
-int pfm_bf16_linear(pfm_bf16_ws *w, float *out, const float *in,
+int pfm_bf16_linear(pfm_bf16_ws *w, int fmt, float *out, const float *in,
 		    const uint16_t *wt, const float *b, int M, int K, int N,
 		    pfm_err *e)
 {
-	(void)w, (void)out, (void)in, (void)wt, (void)b, (void)M, (void)K;
+	(void)w, (void)fmt, (void)out, (void)in, (void)wt, (void)b, (void)M, (void)K;
 	(void)N;
 	return pfm_errf(e, "bf16 needs oneDNN");
 }

@@ -38,6 +38,8 @@ struct pfm_vit_run {
 	int B;         /* images in the last forward */
 	vit_ws *ws;
 	uint16_t *wbf; /* bf16 weights in the params layout (bf16 only) */
+	pfm_bf16_fmt *fmt;
+	int wfmt[PFM_NVP]; /* layout id of each bf16 tensor */
 	/* per call */
 	const float *images;
 	int nb_total;
@@ -59,6 +61,7 @@ void pfm_vit_run_free(pfm_vit_run *r)
 		ws_free(&r->ws[t]);
 	free(r->ws);
 	free(r->wbf);
+	pfm_bf16_fmt_free(r->fmt);
 	free(r->pos);
 	free(r->tokens);
 	free(r);
@@ -163,17 +166,17 @@ const float *pfm_vit_tokens(const pfm_vit_run *r)
 	return r->tokens;
 }
 
-/* out[M, N] = in[M, K] @ W^T + b, W the tensor at params offset
- * woff, in fp32 or through bf16. */
+/* out[M, N] = in[M, K] @ W^T + b, W the matrix of tensor k at params
+ * offset woff, in fp32 or through bf16. */
 static void lin(const pfm_vit_run *r, vit_ws *w, float *out, const float *in,
-		size_t woff, const float *b, int M, int K, int N)
+		int k, size_t woff, const float *b, int M, int K, int N)
 {
 	if (!r->wbf) {
 		pfm_linear(out, in, r->m->params + woff, b, M, K, N);
 		return;
 	}
-	if (!w->failed && pfm_bf16_linear(w->bw, out, in, r->wbf + woff, b, M,
-					  K, N, &w->err))
+	if (!w->failed && pfm_bf16_linear(w->bw, r->wfmt[k], out, in,
+					  r->wbf + woff, b, M, K, N, &w->err))
 		w->failed = 1;
 }
 
@@ -185,17 +188,36 @@ int pfm_vit_run_bf16(pfm_vit_run *r, pfm_err *e)
 				   "(install libdnnl-dev and rebuild)");
 	if (r->wbf)
 		return 0;
-	if (!(r->wbf = malloc(m->nparams * sizeof *r->wbf)))
+	const pfm_vit_config *c = &m->cfg;
+	int D = c->dim, H = c->hidden, p = c->patch;
+	int H1 = c->mlp == PFM_MLP_SWIGLU ? 2 * H : H;
+	/* (matrices, N, K) of each tensor the GEMMs multiply by */
+	const int shape[][3] = {{1, D, 3 * p * p}, {c->depth, 3 * D, D},
+				{c->depth, D, D}, {c->depth, H1, D},
+				{c->depth, D, H}};
+	if (!(r->wbf = malloc(m->nparams * sizeof *r->wbf)) ||
+	    !(r->fmt = pfm_bf16_fmt_new(e))) {
+		free(r->wbf);
+		r->wbf = NULL;
 		return pfm_errf(e, "out of memory for bf16 weights");
+	}
 	for (size_t i = 0; i < sizeof bf16_tensors / sizeof *bf16_tensors; i++) {
 		int k = bf16_tensors[i];
-		pfm_bf16_round(r->wbf + m->off[k], m->params + m->off[k],
-			       m->size[k]);
+		r->wfmt[k] = pfm_bf16_prepare(r->fmt, r->wbf + m->off[k],
+					      m->params + m->off[k],
+					      shape[i][0], shape[i][1],
+					      shape[i][2], r->per * r->T, e);
+		if (r->wfmt[k] < 0)
+			goto fail;
 	}
 	for (int t = 0; t < r->nthreads; t++)
-		if (!(r->ws[t].bw = pfm_bf16_ws_new(e)))
-			return -1;
+		if (!(r->ws[t].bw = pfm_bf16_ws_new(r->fmt, e)))
+			goto fail;
 	return 0;
+fail:
+	free(r->wbf); /* back to fp32 */
+	r->wbf = NULL;
+	return -1;
 }
 
 /* Patch embedding, prefix tokens and positions of nb images into x. */
@@ -210,7 +232,7 @@ static void embed_tokens(const pfm_vit_run *r, vit_ws *w, const float *img,
 		float *x = w->x + (size_t)b * T * D;
 		pfm_patchify(w->patches, img + (size_t)b * 3 * r->img * r->img,
 			     r->img, r->img, p);
-		lin(r, w, x + (size_t)r->prefix * D, w->patches,
+		lin(r, w, x + (size_t)r->prefix * D, w->patches, PFM_VP_PATCH_W,
 		    m->off[PFM_VP_PATCH_W], pfm_vit_at(m, P, PFM_VP_PATCH_B),
 		    r->N, 3 * p * p, D);
 		int t = 0;
@@ -251,19 +273,19 @@ static void forward_slice(pfm_vit_run *r, vit_ws *w, int b0, int nb)
 #define LO(k, per) (m->off[k] + (size_t)l * (per))
 		const float *ls1 = c->layerscale ? LP(PFM_VP_LS1, Ds) : NULL;
 		const float *ls2 = c->layerscale ? LP(PFM_VP_LS2, Ds) : NULL;
-		lin(r, w, w->qkv, w->h, LO(PFM_VP_QKV_W, 3 * Ds * D),
+		lin(r, w, w->qkv, w->h, PFM_VP_QKV_W, LO(PFM_VP_QKV_W, 3 * Ds * D),
 		    c->qkv_bias ? LP(PFM_VP_QKV_B, 3 * Ds) : NULL, M, D, 3 * D);
 		for (int b = 0; b < nb; b++)
 			pfm_attention(w->att + (size_t)b * T * D,
 				      w->qkv + (size_t)b * T * 3 * D, w->s, T, D,
 				      c->heads);
-		lin(r, w, w->h, w->att, LO(PFM_VP_PROJ_W, Ds * D), NULL, M, D,
-		    D);
+		lin(r, w, w->h, w->att, PFM_VP_PROJ_W, LO(PFM_VP_PROJ_W, Ds * D),
+		    NULL, M, D, D);
 		pfm_residual_layernorm(w->x, w->h, LP(PFM_VP_PROJ_B, Ds), ls1,
 				       LP(PFM_VP_LN2_W, Ds),
 				       LP(PFM_VP_LN2_B, Ds), M, D, c->eps);
-		lin(r, w, w->u, w->h, LO(PFM_VP_FC1_W, (size_t)H1 * D), NULL, M,
-		    D, H1);
+		lin(r, w, w->u, w->h, PFM_VP_FC1_W,
+		    LO(PFM_VP_FC1_W, (size_t)H1 * D), NULL, M, D, H1);
 		if (c->mlp == PFM_MLP_SWIGLU)
 			pfm_bias_swiglu(w->u, w->u, LP(PFM_VP_FC1_B, (size_t)H1),
 					M, H);
@@ -273,7 +295,8 @@ static void forward_slice(pfm_vit_run *r, vit_ws *w, int b0, int nb)
 		/* then LN1 of the next layer, or the final norm into tokens */
 		int last = l + 1 == c->depth;
 		float *y = last ? r->tokens + (size_t)b0 * T * D : w->h;
-		lin(r, w, y, w->u, LO(PFM_VP_FC2_W, Ds * H), NULL, M, H, D);
+		lin(r, w, y, w->u, PFM_VP_FC2_W, LO(PFM_VP_FC2_W, Ds * H), NULL,
+		    M, H, D);
 		const float *nw = last ? pfm_vit_at(m, P, PFM_VP_NORM_W)
 				       : LP(PFM_VP_LN1_W, Ds) + Ds;
 		const float *nb_ = last ? pfm_vit_at(m, P, PFM_VP_NORM_B)
