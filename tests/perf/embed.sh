@@ -3,7 +3,8 @@
 # fp32, 1 and 2 threads: embed (rgb8 tile frames in, embeddings out,
 # decode and preprocessing included) vs the same weights in PyTorch/timm
 # (torch.set_num_threads, OMP_WAIT_POLICY=PASSIVE, random input already
-# normalised: the model alone), the same in bf16 (embed --precision
+# normalised: the model alone, timed per batch after a warm-up, while
+# embed's time includes loading the model), the same in bf16 (embed --precision
 # bf16 vs torch.autocast bf16), and OpenBLAS sgemm GFLOP/s on the
 # model's GEMM shapes (the ceiling). Medians.
 # Usage: sh tests/perf/embed.sh [NBATCH]   (after make and make deps)
@@ -30,21 +31,27 @@ now() { date +%s.%N; }
 echo "machine: $(nproc) cores,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); $(date -u +%F)"
 echo "ViT-B/16 @224, batch $B, $n images per run; 35.1 GFLOP/image"
 GF=35.13
+# rate ARGS...: images/s of one embed run over the tiles
+rate() {
+	t0=$(now); bin/embed -q -m $M -b $B -i $T "$@" > /dev/null; t1=$(now)
+	awk -v a=$t0 -v c=$t1 -v n=$n 'BEGIN { print n / (c - a) }'
+}
+med() { sort -g | sed -n 2p; }
 for j in 1 2; do
-	sg=$(for k in 1 2 3; do $P/sgemm $j; done | sort -g | sed -n 2p)
-	e=$(for k in 1 2 3; do
-		t0=$(now); bin/embed -q -m $M -b $B -j $j -i $T > /dev/null; t1=$(now)
-		awk -v a=$t0 -v c=$t1 -v n=$n 'BEGIN { print n / (c - a) }'
-	done | sort -g | sed -n 2p)
-	eb=$(for k in 1 2 3; do
-		t0=$(now); bin/embed -q -m $M -b $B -j $j --precision bf16 -i $T > /dev/null; t1=$(now)
-		awk -v a=$t0 -v c=$t1 -v n=$n 'BEGIN { print n / (c - a) }'
-	done | sort -g | sed -n 2p)
-	tt=$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$j OPENBLAS_NUM_THREADS=$j \
-		$PY tests/perf/embed_torch.py $M $j $B $NB)
-	tf=$(echo "$tt" | awk '/fp32/ { print $2 }')
-	tb=$(echo "$tt" | awk '/bf16/ { print $2 }')
-	awk -v j=$j -v e=$e -v eb=$eb -v tf=$tf -v tb=$tb -v sg=$sg -v gf=$GF 'BEGIN {
+	# the cases interleaved, three rounds, so a busy spell on this shared
+	# machine hits them alike; medians
+	: > $P/e32 ; : > $P/e16 ; : > $P/t32 ; : > $P/t16 ; : > $P/sg
+	for k in 1 2 3; do
+		$P/sgemm $j >> $P/sg
+		rate -j $j >> $P/e32
+		rate -j $j --precision bf16 >> $P/e16
+		OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$j OPENBLAS_NUM_THREADS=$j \
+			$PY tests/perf/embed_torch.py $M $j $B $NB > $P/tt
+		awk '/fp32/ { print $2 }' $P/tt >> $P/t32
+		awk '/bf16/ { print $2 }' $P/tt >> $P/t16
+	done
+	awk -v j=$j -v e=$(med < $P/e32) -v eb=$(med < $P/e16) -v tf=$(med < $P/t32) \
+	    -v tb=$(med < $P/t16) -v sg=$(med < $P/sg) -v gf=$GF 'BEGIN {
 		printf "-j %d: embed fp32 %.2f img/s (%.0f GFLOP/s, %.0f%% of sgemm %.0f GFLOP/s)\n", j, e, e * gf, 100 * e * gf / sg, sg
 		printf "       torch fp32 %.2f img/s (%.0f GFLOP/s); embed/torch %.2fx\n", tf, tf * gf, e / tf
 		printf "       embed bf16 %.2f img/s; torch bf16 autocast %.2f img/s; embed bf16/torch bf16 %.2fx\n", eb, tb, eb / tb }'
