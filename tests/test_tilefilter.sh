@@ -127,15 +127,22 @@ mk size "" '.x = 5 | .width = 200'
 mk rgbsize "" '.x = 6 | .encoding = "rgb8"'
 mk zero "" '.x = 7 | .width = 0'
 mk strpix "" '.x = 8 | .pixels = 12'
+# a JPEG header claiming 60000x60000: refused before the decoder allocates
+$PY -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); i = b.find(b"\xff\xc0")
+b[i + 5:i + 9] = bytes([234, 96, 234, 96]); sys.stdout.buffer.write(b)' $T/good.jpg | base64 -w 0 > $T/huge.b64
+mk huge "$(cat $T/huge.b64)" '.x = 9 | .pixels["$base64"] = $b'
+mk wide "" '.x = 10 | .width = 20000'
 cat $T/good.json $T/cut.json $T/junk.json $T/nopix.json $T/enc.json $T/size.json \
-	$T/rgbsize.json $T/zero.json $T/strpix.json $T/good.json > $T/bad.jsonl
+	$T/rgbsize.json $T/zero.json $T/strpix.json $T/huge.json $T/wide.json $T/good.json > $T/bad.jsonl
 frame-cat -J $T/bad.jsonl -o $T/bad.mpk
 expect bad-stops 1 "tile-filter -o $T/stopped.mpk $T/bad.mpk"
 has bad-stops "$T/err" "tile-filter: frame 1 (slide CMU-1-Small-Region, x 1, y 768): corrupt JPEG: no end-of-image marker (cut short)"
 [ ! -e $T/stopped.mpk ] && [ -z "$(ls $T | grep stopped)" ] && pass || fail "bad-stops left an output"
 for w in "2 .*x 2, .*corrupt JPEG: Not a JPEG file" "3 .*x 3, .*no \"pixels\"" \
 	 "4 .*x 4, .*unknown encoding \"png\"" "5 .*x 5, .*JPEG is 256x256, the frame says 200x256" \
-	 "6 .*x 6, .*rgb8 pixels hold" "7 .*x 7, .*bad tile size 0x256" "8 .*x 8, .*\"pixels\" is not bytes"; do
+	 "6 .*x 6, .*rgb8 pixels hold" "7 .*x 7, .*bad tile size 0x256" "8 .*x 8, .*\"pixels\" is not bytes" \
+	 "9 .*x 9, .*JPEG is 60000x60000, the frame says 256x256" \
+	 "10 .*x 10, .*tile of 20000x256 pixels: larger than 16384x16384"; do
 	i=${w%% *}
 	sed -n "$((i + 1))p" $T/bad.jsonl | frame-cat -J | tile-filter -q > /dev/null 2> $T/one.err
 	grep -q "frame 0 ${w#* }" $T/one.err && pass || { fail "bad frame $i: $(cat $T/one.err)"; }
@@ -143,11 +150,11 @@ done
 expect keep-going 1 "tile-filter -k --dropped $T/bad-drop.mpk -o $T/bad-kept.mpk --report $T/bad.json $T/bad.mpk"
 has keep-going "$T/err" "frame 1 (slide CMU-1-Small-Region, x 1, y 768): corrupt JPEG: no end-of-image marker (cut short) (dropped)"
 has keep-going "$T/err" "frame 8 (slide CMU-1-Small-Region, x 8, y 768): \"pixels\" is not bytes (dropped)"
-has keep-going "$T/err" "10 tiles: 2 kept, 8 dropped (pen 0, background 0, dark 0, blur 0, error 8)"
+has keep-going "$T/err" "12 tiles: 2 kept, 10 dropped (pen 0, background 0, dark 0, blur 0, error 10)"
 [ "$(frame-cat -c $T/bad-kept.mpk)" = 2 ] && pass || fail "keep-going: not 2 kept"
 expect keep-going-dropped 0 "frame-cat $T/bad-drop.mpk | jq -c '[.x, .qc.reason, (.qc.error | length > 0)]' | tr -d '\n'"
 has keep-going-dropped "$T/out" '[1,"error",true][2,"error",true][3,"error",true]'
-expect keep-going-report 0 "jq -e '.reasons.error == 8 and .kept == 2' $T/bad.json"
+expect keep-going-report 0 "jq -e '.reasons.error == 10 and .kept == 2' $T/bad.json"
 # Cut, empty and garbage streams: exit 1, nothing half-written.
 size=$(wc -c < $T/cmu.mpk)
 head -c $((size - 1000)) $T/cmu.mpk > $T/cutstream.mpk
