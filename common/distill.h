@@ -128,7 +128,11 @@ enum {
 	PFM_DM_LOSS, PFM_DM_DINO_LOCAL, PFM_DM_DINO_GLOBAL, PFM_DM_KOLEO,
 	PFM_DM_IBOT, PFM_DM_LR, PFM_DM_LAST_LR, PFM_DM_WD, PFM_DM_MOMENTUM,
 	PFM_DM_TEACHER_TEMP, PFM_DM_GRAD_NORM, PFM_DM_HEAD_GRAD_NORM,
-	PFM_DM_MASKED, PFM_DM_N
+	PFM_DM_MASKED,
+	/* seconds spent: teacher, student forward, heads and losses,
+	 * student backward, clip + AdamW + EMA */
+	PFM_DM_T_TEACHER, PFM_DM_T_FORWARD, PFM_DM_T_HEADS, PFM_DM_T_BACKWARD,
+	PFM_DM_T_UPDATE, PFM_DM_N
 };
 typedef struct {
 	double v[PFM_DM_N];

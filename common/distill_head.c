@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "par.h"
 #include "vit_grad.h"
 #include "vit_kernels.h"
 
 #define NORM_EPS 1e-12f /* F.normalize's eps in DINOHead (fp32) */
 
 struct pfm_head_ws {
+	int nt;              /* threads */
 	int cap;             /* rows allocated */
 	int R;
 	const float *x;      /* input of the last forward */
@@ -94,11 +96,12 @@ void pfm_head_init(const pfm_head *h, float *p, pfm_rng *r)
 		v[i] = (float)(bound * (2 * pfm_rng_uniform(r) - 1));
 }
 
-pfm_head_ws *pfm_head_ws_new(const pfm_head *h)
+pfm_head_ws *pfm_head_ws_new(const pfm_head *h, int threads)
 {
 	pfm_head_ws *w = calloc(1, sizeof *w);
 	if (!w)
 		return NULL;
+	w->nt = threads < 1 ? 1 : threads;
 	size_t kb = (size_t)h->out * h->bottleneck;
 	w->W = malloc(kb * sizeof(float));
 	w->dW = malloc(kb * sizeof(float));
@@ -153,6 +156,57 @@ oom:
 	return pfm_errf(e, "out of memory for a head over %d rows", R);
 }
 
+/* the work of one call, shared with the thread ranges */
+typedef struct {
+	const pfm_head *h;
+	pfm_head_ws *w;
+	const float *p, *dl;
+	float *gp;
+	int n;     /* columns of the elementwise pass */
+	float *buf;
+	const float *src;
+} job;
+
+static void gelu_rows(void *c, int lo, int hi)
+{
+	job *j = c;
+	pfm_bias_gelu(j->buf + (size_t)lo * j->n, NULL, (size_t)(hi - lo), j->n);
+}
+
+static void norm_rows(void *c, int lo, int hi)
+{
+	job *j = c;
+	int bn = j->h->bottleneck;
+	for (int r = lo; r < hi; r++) {
+		const float *v = j->w->hb + (size_t)r * bn;
+		float s = 0;
+		for (int i = 0; i < bn; i++)
+			s += v[i] * v[i];
+		float n = sqrtf(s);
+		j->w->nrm[r] = n;
+		float d = n > NORM_EPS ? n : NORM_EPS;
+		for (int i = 0; i < bn; i++)
+			j->w->z[(size_t)r * bn + i] = v[i] / d;
+	}
+}
+
+static void weight_rows(void *c, int lo, int hi)
+{
+	job *j = c;
+	int bn = j->h->bottleneck, nl = j->h->nlayers;
+	const float *g = j->p + j->h->off[2 * nl], *v = j->p + j->h->off[2 * nl + 1];
+	for (int k = lo; k < hi; k++) {
+		const float *vk = v + (size_t)k * bn;
+		float s = 0;
+		for (int i = 0; i < bn; i++)
+			s += vk[i] * vk[i];
+		float n = sqrtf(s);
+		j->w->vn[k] = n;
+		for (int i = 0; i < bn; i++)
+			j->w->W[(size_t)k * bn + i] = g[k] * (vk[i] / n);
+	}
+}
+
 int pfm_head_forward(const pfm_head *h, pfm_head_ws *w, const float *p,
 		     const float *x, int R, float *logits, pfm_err *e)
 {
@@ -161,44 +215,26 @@ int pfm_head_forward(const pfm_head *h, pfm_head_ws *w, const float *p,
 	w->R = R;
 	w->x = x;
 	const float *in = x;
-	int nl = h->nlayers, bn = h->bottleneck;
+	int nl = h->nlayers, bn = h->bottleneck, nt = w->nt;
+	job j = {.h = h, .w = w, .p = p};
 	for (int l = 0; l < nl; l++) {
 		int fi = l ? h->hidden : h->in;
 		int fo = l == nl - 1 ? bn : h->hidden;
 		float *o = l == nl - 1 ? w->hb : w->h[l];
 		if (R)
-			pfm_linear(o, in, p + h->off[2 * l], p + h->off[2 * l + 1],
-				   R, fi, fo);
+			pfm_par_linear(nt, o, in, p + h->off[2 * l],
+				       p + h->off[2 * l + 1], R, fi, fo);
 		if (l < nl - 1) {
 			memcpy(w->a[l], o, (size_t)R * fo * sizeof(float));
-			pfm_bias_gelu(w->a[l], NULL, (size_t)R, fo);
+			j.buf = w->a[l], j.n = fo;
+			pfm_par_for(nt, R, gelu_rows, &j);
 			in = w->a[l];
 		}
 	}
-	for (int r = 0; r < R; r++) {
-		const float *v = w->hb + (size_t)r * bn;
-		float s = 0;
-		for (int i = 0; i < bn; i++)
-			s += v[i] * v[i];
-		float n = sqrtf(s);
-		w->nrm[r] = n;
-		float d = n > NORM_EPS ? n : NORM_EPS;
-		for (int i = 0; i < bn; i++)
-			w->z[(size_t)r * bn + i] = v[i] / d;
-	}
-	const float *g = p + h->off[2 * nl], *v = p + h->off[2 * nl + 1];
-	for (int k = 0; k < h->out; k++) {
-		const float *vk = v + (size_t)k * bn;
-		float s = 0;
-		for (int i = 0; i < bn; i++)
-			s += vk[i] * vk[i];
-		float n = sqrtf(s);
-		w->vn[k] = n;
-		for (int i = 0; i < bn; i++)
-			w->W[(size_t)k * bn + i] = g[k] * (vk[i] / n);
-	}
+	pfm_par_for(nt, R, norm_rows, &j);
+	pfm_par_for(nt, h->out, weight_rows, &j);
 	if (R)
-		pfm_linear(logits, w->z, w->W, NULL, R, bn, h->out);
+		pfm_par_linear(nt, logits, w->z, w->W, NULL, R, bn, h->out);
 	return 0;
 }
 
@@ -207,35 +243,35 @@ const float *pfm_head_bottleneck(const pfm_head_ws *w)
 	return w->z;
 }
 
-int pfm_head_backward(const pfm_head *h, pfm_head_ws *w, const float *p,
-		      const float *dlogits, float *dx, float *gp, pfm_err *e)
+static void wn_rows(void *c, int lo, int hi)
 {
-	(void)e;
-	int R = w->R, nl = h->nlayers, bn = h->bottleneck, K = h->out;
-	if (!R)
-		return 0;
-	/* last layer: dW = dlogits^T z, dz = dlogits W */
-	memset(w->dW, 0, (size_t)K * bn * sizeof(float));
-	pfm_linear_bwd(w->dz, w->dW, NULL, dlogits, w->z, w->W, R, bn, K, 0);
-	const float *g = p + h->off[2 * nl], *v = p + h->off[2 * nl + 1];
-	float *dg = gp + h->off[2 * nl], *dv = gp + h->off[2 * nl + 1];
-	for (int k = 0; k < K; k++) {
-		const float *vk = v + (size_t)k * bn, *dw = w->dW + (size_t)k * bn;
-		float n = w->vn[k], s = 0;
+	job *j = c;
+	int bn = j->h->bottleneck, nl = j->h->nlayers;
+	const float *g = j->p + j->h->off[2 * nl], *v = j->p + j->h->off[2 * nl + 1];
+	float *dg = j->gp + j->h->off[2 * nl], *dv = j->gp + j->h->off[2 * nl + 1];
+	for (int k = lo; k < hi; k++) {
+		const float *vk = v + (size_t)k * bn, *dw = j->w->dW + (size_t)k * bn;
+		float n = j->w->vn[k], s = 0;
 		for (int i = 0; i < bn; i++)
 			s += dw[i] * vk[i];
 		float dgk = s / n; /* dW . v_hat */
 		dg[k] += dgk;
-		float c = g[k] / n;
+		float cc = g[k] / n;
 		float *dvk = dv + (size_t)k * bn;
 		for (int i = 0; i < bn; i++)
-			dvk[i] += c * (dw[i] - dgk * vk[i] / n);
+			dvk[i] += cc * (dw[i] - dgk * vk[i] / n);
 	}
-	/* normalisation: dh = (dz - z (z . dz)) / n, or dz / eps */
-	float *dh = w->db;
-	for (int r = 0; r < R; r++) {
-		const float *zr = w->z + (size_t)r * bn, *dzr = w->dz + (size_t)r * bn;
-		float *o = dh + (size_t)r * bn, n = w->nrm[r];
+}
+
+/* dh = (dz - z (z . dz)) / n, or dz / eps */
+static void unnorm_rows(void *c, int lo, int hi)
+{
+	job *j = c;
+	int bn = j->h->bottleneck;
+	for (int r = lo; r < hi; r++) {
+		const float *zr = j->w->z + (size_t)r * bn;
+		const float *dzr = j->w->dz + (size_t)r * bn;
+		float *o = j->buf + (size_t)r * bn, n = j->w->nrm[r];
 		if (n > NORM_EPS) {
 			float s = 0;
 			for (int i = 0; i < bn; i++)
@@ -247,16 +283,44 @@ int pfm_head_backward(const pfm_head *h, pfm_head_ws *w, const float *p,
 				o[i] = dzr[i] / NORM_EPS;
 		}
 	}
+}
+
+static void gelu_bwd_rows(void *c, int lo, int hi)
+{
+	job *j = c;
+	size_t o = (size_t)lo * j->n, n = (size_t)(hi - lo) * j->n;
+	pfm_gelu_bwd(j->buf + o, j->src + o, j->dl + o, n);
+}
+
+int pfm_head_backward(const pfm_head *h, pfm_head_ws *w, const float *p,
+		      const float *dlogits, float *dx, float *gp, pfm_err *e)
+{
+	(void)e;
+	int R = w->R, nl = h->nlayers, bn = h->bottleneck, K = h->out;
+	int nt = w->nt;
+	if (!R)
+		return 0;
+	job j = {.h = h, .w = w, .p = p, .gp = gp};
+	/* last layer: dW = dlogits^T z, dz = dlogits W */
+	memset(w->dW, 0, (size_t)K * bn * sizeof(float));
+	pfm_par_linear_bwd(nt, w->dz, w->dW, NULL, dlogits, w->z, w->W, R, bn,
+			   K, 0);
+	pfm_par_for(nt, K, wn_rows, &j);
+	float *dh = w->db;
+	j.buf = dh;
+	pfm_par_for(nt, R, unnorm_rows, &j);
 	/* the MLP, last layer first */
 	for (int l = nl - 1; l >= 0; l--) {
 		int fi = l ? h->hidden : h->in;
 		int fo = l == nl - 1 ? bn : h->hidden;
 		const float *in = l ? w->a[l - 1] : w->x;
 		float *din = l ? w->da : dx;
-		pfm_linear_bwd(din, gp + h->off[2 * l], gp + h->off[2 * l + 1], dh,
-			       in, p + h->off[2 * l], R, fi, fo, l ? 0 : 1);
+		pfm_par_linear_bwd(nt, din, gp + h->off[2 * l],
+				   gp + h->off[2 * l + 1], dh, in,
+				   p + h->off[2 * l], R, fi, fo, l ? 0 : 1);
 		if (l) {
-			pfm_gelu_bwd(w->dz, w->da, w->h[l - 1], (size_t)R * fi);
+			j.buf = w->dz, j.src = w->da, j.dl = w->h[l - 1], j.n = fi;
+			pfm_par_for(nt, R, gelu_bwd_rows, &j);
 			float *t = w->db;
 			w->db = w->dz;
 			w->dz = t;

@@ -45,8 +45,9 @@ int pfm_head_layout(pfm_head *h, int in, int out, int hidden, int bottleneck,
  * default (U(-1/sqrt(bn), 1/sqrt(bn))), g = 1. */
 void pfm_head_init(const pfm_head *h, float *p, pfm_rng *r);
 
+/* Workspace of a head, run on `threads` threads. */
 typedef struct pfm_head_ws pfm_head_ws;
-pfm_head_ws *pfm_head_ws_new(const pfm_head *h);
+pfm_head_ws *pfm_head_ws_new(const pfm_head *h, int threads);
 void pfm_head_ws_free(pfm_head_ws *w);
 
 /* logits[R, out] = head(x[R, in]) with parameters p. x must stay

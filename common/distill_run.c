@@ -57,6 +57,7 @@ typedef struct {
 	uint64_t pos_hash; /* hash of that tile's frame */
 	uint64_t nontile, skipped, tiles;
 	int64_t saved_step;
+	double t_data;
 	pfm_progress prog;
 } run_t;
 
@@ -804,6 +805,7 @@ static int write_metrics(run_t *s, const pfm_distill_metrics *mt,
 			}
 	}
 	pfm_build_f64(v, "samples_per_s", sps);
+	pfm_build_f64(v, "time_data", s->t_data);
 	pfm_build_i64(b, "step", s->d->step);
 	pfm_build_obj(b, "values", pfm_build_object(v));
 	struct timespec ts;
@@ -914,7 +916,11 @@ static int loop(run_t *s, pfm_st *ckpt, int64_t step, pfm_err *e)
 				       .local = s->local, .mask = s->mask};
 		for (int x = 0; x < s->dopt.nexperts; x++)
 			b.ecls[x] = s->ecls[x], b.etok[x] = s->etok[x];
-		if (prepare(s, e) || pfm_distill_step(s->d, &b, &mt, e))
+		double tp = pfm_now();
+		if (prepare(s, e))
+			return -1;
+		s->t_data = pfm_now() - tp;
+		if (pfm_distill_step(s->d, &b, &mt, e))
 			return -1;
 		s->tiles += (uint64_t)B;
 		s->pos = s->frames;

@@ -18,17 +18,19 @@
 #include <string.h>
 
 #include "adamw.h"
+#include "cli.h"
 #include "distill.h"
 #include "distill_loss.h"
 #include "mem.h"
+#include "par.h"
 #include "vit_train.h"
 
-extern void openblas_set_num_threads(int);
 
 const char *const pfm_distill_metric_names[PFM_DM_N] = {
 	"loss", "dino_local", "dino_global", "koleo", "ibot", "lr",
 	"last_layer_lr", "wd", "momentum", "teacher_temp", "grad_norm",
-	"head_grad_norm", "masked_patches"};
+	"head_grad_norm", "masked_patches", "time_teacher", "time_forward",
+	"time_heads", "time_backward", "time_update"};
 
 typedef struct {
 	float *p;
@@ -98,8 +100,8 @@ static int make_ws(pfm_distill *d, pfm_err *e)
 	int Tg = pfm_vit_train_tokens(w->sg);
 	int Tl = w->sl ? pfm_vit_train_tokens(w->sl) : 0;
 	size_t K = o->prototypes;
-	w->hs = pfm_head_ws_new(&d->dino);
-	w->ht = pfm_head_ws_new(&d->dino);
+	w->hs = pfm_head_ws_new(&d->dino, o->threads);
+	w->ht = pfm_head_ws_new(&d->dino, o->threads);
 	w->tsum = malloc((size_t)B * K * sizeof(float));
 	w->dtg = malloc((size_t)2 * B * Tg * D * sizeof(float));
 	w->dtl = malloc(((size_t)o->n_local * B * Tl + 1) * D * sizeof(float));
@@ -111,7 +113,7 @@ static int make_ws(pfm_distill *d, pfm_err *e)
 	    !w->drop_l || !w->nmask || !w->sk)
 		return pfm_errf(e, "out of memory");
 	for (int i = 0; i < o->nexperts; i++)
-		if (!(w->he[i] = pfm_head_ws_new(&d->expert[i])))
+		if (!(w->he[i] = pfm_head_ws_new(&d->expert[i], o->threads)))
 			return pfm_errf(e, "out of memory");
 	return 0;
 }
@@ -193,6 +195,84 @@ void pfm_distill_drop_scales(float *s, int L, int rows, double rate,
 	free(idx);
 }
 
+/* ---- the losses' row and column passes on threads ---- */
+
+typedef struct {
+	float *ds, *p;
+	const float *s, *t, *w, *x, *c;
+	float temp, m;
+	int K, R;
+	double part[64];
+	int nparts;
+} lossjob;
+
+static void xent_rows(void *c, int lo, int hi)
+{
+	lossjob *j = c;
+	size_t o = (size_t)lo * j->K;
+	/* one partial per range (pfm_par_for's split), added in order */
+	int slot = 0;
+	for (int i = 0, l = 0; i < j->nparts; i++) {
+		if (l == lo)
+			slot = i;
+		l += j->R / j->nparts + (i < j->R % j->nparts);
+	}
+	j->part[slot] = pfm_xent(j->ds ? j->ds + o : NULL, j->s + o, j->t + o,
+				 j->w ? j->w + lo : NULL, j->temp, hi - lo, j->K);
+}
+
+static double par_xent(int nt, float *ds, const float *s, const float *t,
+		       const float *w, float temp, int R, int K)
+{
+	nt = nt > R ? R : nt > 64 ? 64 : nt;
+	lossjob j = {.ds = ds, .s = s, .t = t, .w = w, .temp = temp, .K = K,
+		     .R = R, .nparts = nt};
+	if (R <= 0)
+		return 0;
+	pfm_par_for(nt, R, xent_rows, &j);
+	double sum = 0;
+	for (int i = 0; i < nt; i++)
+		sum += j.part[i];
+	return sum;
+}
+
+static void softmax_rows(void *c, int lo, int hi)
+{
+	lossjob *j = c;
+	size_t o = (size_t)lo * j->K;
+	pfm_softmax_center(j->p + o, j->x + o, j->c, j->temp, hi - lo, j->K);
+}
+
+static void center_cols(void *c, int lo, int hi)
+{
+	lossjob *j = c;
+	double acc[256];
+	for (int k0 = lo; k0 < hi; k0 += 256) {
+		int k1 = k0 + 256 < hi ? k0 + 256 : hi;
+		for (int k = k0; k < k1; k++)
+			acc[k - k0] = 0;
+		for (int r = 0; r < j->R; r++) {
+			const float *a = j->x + (size_t)r * j->K;
+			for (int k = k0; k < k1; k++)
+				acc[k - k0] += a[k];
+		}
+		for (int k = k0; k < k1; k++) {
+			float bc = (float)(acc[k - k0] / j->R);
+			j->p[k] = j->p[k] * j->m + bc * (1.f - j->m);
+		}
+	}
+}
+
+/* softmax((x - centre) / temp), then the centre's EMA update */
+static void par_center(int nt, float *p, const float *x, float *center,
+		       float temp, float m, int R, int K)
+{
+	lossjob j = {.p = p, .x = x, .c = center, .temp = temp, .K = K, .R = R};
+	pfm_par_for(nt, R, softmax_rows, &j);
+	j.p = center, j.m = m;
+	pfm_par_for(nt, K, center_cols, &j);
+}
+
 /* ---- the step ---- */
 
 static void row_copy(float *dst, const float *src, int D)
@@ -236,13 +316,11 @@ static int teacher(pfm_distill *d, const pfm_distill_batch *b, int nm,
 	float *cl = w->tlog.p, *pl = w->tlog.p + (size_t)2 * B * K;
 	float *cp = w->tprob.p, *pp = w->tprob.p + (size_t)2 * B * K;
 	if (o->centering == PFM_CENTER_EMA) {
-		pfm_softmax_center(cp, cl, d->dino_center, (float)tt, 2 * B, K);
-		pfm_center_update(d->dino_center, cl, 2 * B, K, (float)o->center_m);
-		if (nm) {
-			pfm_softmax_center(pp, pl, d->ibot_center, (float)tt, nm, K);
-			pfm_center_update(d->ibot_center, pl, nm, K,
-					  (float)o->center_m);
-		}
+		par_center(o->threads, cp, cl, d->dino_center, (float)tt,
+			   (float)o->center_m, 2 * B, K);
+		if (nm)
+			par_center(o->threads, pp, pl, d->ibot_center, (float)tt,
+				   (float)o->center_m, nm, K);
 	} else {
 		pfm_sinkhorn(cp, cl, (float)tt, 2 * B, K, o->sk_iters, w->sk);
 		if (nm)
@@ -358,10 +436,11 @@ int pfm_distill_grad(pfm_distill *d, const pfm_distill_batch *b,
 	mt->v[PFM_DM_MASKED] = nm;
 	if (!do_ibot)
 		nm = 0; /* DINOv2 skips the masked rows without iBOT */
-	openblas_set_num_threads(o->threads);
+	double t0 = pfm_now();
 	if (teacher(d, b, nm, tt, e))
 		goto fail;
-	openblas_set_num_threads(1);
+	double t1 = pfm_now();
+	mt->v[PFM_DM_T_TEACHER] = t1 - t0;
 	/* student */
 	const float *dg = b->drop_global, *dl = b->drop_local;
 	if (o->drop_path > 0 && !dg) {
@@ -382,6 +461,8 @@ int pfm_distill_grad(pfm_distill *d, const pfm_distill_batch *b,
 		goto fail;
 	const float *og = pfm_vit_train_out(w->sg);
 	const float *ol = w->sl ? pfm_vit_train_out(w->sl) : NULL;
+	double t2 = pfm_now();
+	mt->v[PFM_DM_T_FORWARD] = t2 - t1;
 	int Rs = nl * B + 2 * B + nm;
 	if (need(&w->sin, (size_t)Rs * D) || need(&w->dsin, (size_t)Rs * D) ||
 	    need(&w->slog, (size_t)Rs * K) || need(&w->dslog, (size_t)Rs * K) ||
@@ -403,7 +484,6 @@ int pfm_distill_grad(pfm_distill *d, const pfm_distill_batch *b,
 	memset(w->dtg, 0, (size_t)2 * B * Tg * D * sizeof(float));
 	if (nl)
 		memset(w->dtl, 0, (size_t)nl * B * Tl * D * sizeof(float));
-	openblas_set_num_threads(o->threads);
 	if (pfm_head_forward(&d->dino, w->hs, d->S + d->off_dino, w->sin.p, Rs,
 			     w->slog.p, e))
 		goto fail;
@@ -420,13 +500,13 @@ int pfm_distill_grad(pfm_distill *d, const pfm_distill_batch *b,
 		for (int r = 0; r < Rs; r++)
 			w->w.p[r] = (float)(o->dino_w / ((double)B * nterms));
 		for (int c = 0; c < nl; c++)
-			mt->v[PFM_DM_DINO_LOCAL] += pfm_xent(
+			mt->v[PFM_DM_DINO_LOCAL] += par_xent(o->threads,
 				w->dslog.p + (size_t)c * B * K,
 				w->slog.p + (size_t)c * B * K, w->tsum, w->w.p, st,
 				B, K);
 		/* global crops against the other crop's teacher (x 2 /
 		 * (2B nterms) per row) */
-		mt->v[PFM_DM_DINO_GLOBAL] = pfm_xent(
+		mt->v[PFM_DM_DINO_GLOBAL] = par_xent(o->threads,
 			w->dslog.p + (size_t)nl * B * K,
 			w->slog.p + (size_t)nl * B * K, w->tprob.p, w->w.p, st,
 			2 * B, K);
@@ -450,7 +530,8 @@ int pfm_distill_grad(pfm_distill *d, const pfm_distill_batch *b,
 			w->w.p[j] = (float)(o->ibot_w /
 					    ((double)w->nmask[w->mimg[j]] * 2 * B));
 		size_t r0 = (size_t)(nl * B + 2 * B) * K;
-		mt->v[PFM_DM_IBOT] = pfm_xent(w->dslog.p + r0, w->slog.p + r0,
+		mt->v[PFM_DM_IBOT] = par_xent(o->threads, w->dslog.p + r0,
+					      w->slog.p + r0,
 					      w->tprob.p + (size_t)2 * B * K,
 					      w->w.p, st, nm, K);
 	}
@@ -468,10 +549,12 @@ int pfm_distill_grad(pfm_distill *d, const pfm_distill_batch *b,
 			w->dsin.p + (size_t)(nl * B + 2 * B + j) * D, D);
 	if (experts(d, b, og, Tg, pre, mt, e))
 		goto fail;
-	openblas_set_num_threads(1);
+	double t3 = pfm_now();
+	mt->v[PFM_DM_T_HEADS] = t3 - t2;
 	if (pfm_vit_train_backward(w->sg, w->dtg, d->G, d->G + d->off_mask, e) ||
 	    (nl && pfm_vit_train_backward(w->sl, w->dtl, d->G, NULL, e)))
 		goto fail;
+	mt->v[PFM_DM_T_BACKWARD] = pfm_now() - t3;
 	double tot = mt->v[PFM_DM_DINO_LOCAL] + mt->v[PFM_DM_DINO_GLOBAL] +
 		     mt->v[PFM_DM_KOLEO] + mt->v[PFM_DM_IBOT];
 	for (int x = 0; x < o->nexperts; x++)
@@ -480,7 +563,6 @@ int pfm_distill_grad(pfm_distill *d, const pfm_distill_batch *b,
 	mt->v[PFM_DM_TEACHER_TEMP] = tt;
 	return 0;
 fail:
-	openblas_set_num_threads(1);
 	return -1;
 }
 
@@ -514,6 +596,7 @@ void pfm_distill_update(pfm_distill *d, pfm_distill_metrics *mt)
 {
 	const pfm_distill_opts *o = &d->o;
 	int64_t it = d->step;
+	double t0 = pfm_now();
 	double lr = pfm_distill_lr(d, it), llr = pfm_distill_last_lr(d, it);
 	double wd = pfm_distill_wd(d, it), mom = pfm_distill_momentum(d, it);
 	/* clip_grad_norm_ per student module (backbone, DINO head); GPFM
@@ -542,6 +625,7 @@ void pfm_distill_update(pfm_distill *d, pfm_distill_metrics *mt)
 	mt->v[PFM_DM_LAST_LR] = llr;
 	mt->v[PFM_DM_WD] = wd;
 	mt->v[PFM_DM_MOMENTUM] = mom;
+	mt->v[PFM_DM_T_UPDATE] = pfm_now() - t0;
 	d->step++;
 }
 

@@ -93,7 +93,7 @@ static void test_head(const char *name, int hidden, int nl)
 		memcpy(p + h.off[k], v, (n < h.size[k] ? n : h.size[k]) * sizeof *v);
 		free(v);
 	}
-	pfm_head_ws *w = pfm_head_ws_new(&h);
+	pfm_head_ws *w = pfm_head_ws_new(&h, 2);
 	float *y = malloc((size_t)R * out * sizeof *y);
 	float *dx = calloc((size_t)R * in, sizeof *dx);
 	CHECK(!pfm_head_forward(&h, w, p, x, R, y, &e), "%s", e.msg);
