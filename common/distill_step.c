@@ -629,27 +629,40 @@ void pfm_distill_update(pfm_distill *d, pfm_distill_metrics *mt)
 	d->step++;
 }
 
+/* "%g", with NaN written as NaN whatever its sign */
+static const char *num(char *buf, size_t cap, double v)
+{
+	if (isnan(v))
+		snprintf(buf, cap, "NaN");
+	else
+		snprintf(buf, cap, "%g", v);
+	return buf;
+}
+
 int pfm_distill_step(pfm_distill *d, const pfm_distill_batch *b,
 		     pfm_distill_metrics *mt, pfm_err *e)
 {
 	if (pfm_distill_grad(d, b, mt, e))
 		return -1;
 	if (!isfinite(mt->v[PFM_DM_LOSS])) {
-		char terms[400];
+		char terms[400], a[32], c[32];
 		int n = 0;
 		for (int k = PFM_DM_DINO_LOCAL; k <= PFM_DM_IBOT; k++)
-			n += snprintf(terms + n, sizeof terms - n, "%s%s %g",
+			n += snprintf(terms + n, sizeof terms - n, "%s%s %s",
 				      n ? ", " : "", pfm_distill_metric_names[k],
-				      mt->v[k]);
+				      num(a, sizeof a, mt->v[k]));
 		for (int x = 0; x < d->o.nexperts && n < (int)sizeof terms - 80;
 		     x++)
 			n += snprintf(terms + n, sizeof terms - n,
-				      ", %s cls %g, %s patch %g",
-				      d->o.experts[x].name, mt->ecls[x],
-				      d->o.experts[x].name, mt->epatch[x]);
-		return pfm_errf(e, "step %lld: the loss is %g (%s); nothing "
+				      ", %s_cls %s, %s_patch %s",
+				      d->o.experts[x].name,
+				      num(a, sizeof a, mt->ecls[x]),
+				      d->o.experts[x].name,
+				      num(c, sizeof c, mt->epatch[x]));
+		return pfm_errf(e, "step %lld: the loss is %s (%s); nothing "
 				   "updated",
-				(long long)d->step, mt->v[PFM_DM_LOSS], terms);
+				(long long)d->step + 1,
+				num(a, sizeof a, mt->v[PFM_DM_LOSS]), terms);
 	}
 	pfm_distill_update(d, mt);
 	return 0;

@@ -3,6 +3,10 @@
   distill_ref.py parts OUTDIR
       heads and losses one by one, on random inputs: OUTDIR/NAME.safetensors
       with the inputs, the outputs and the gradients.
+  distill_ref.py models OUTDIR
+      small random timm ViTs for tests/test_distill.sh: two experts for
+      64 px tiles (e48: width 48, e32: width 32) and a student to start
+      from (student: patch 8, 32 px, width 32, 2 blocks, LayerScale).
   distill_ref.py step OUTDIR CENTERING NSTEPS
       NSTEPS whole training steps of a tiny ViT student with 2 experts
       (DINOv2's forward_backward and training loop, GPFM's distillation):
@@ -246,6 +250,28 @@ def ops(outdir, png):
     out["hed_0.04"] = torch.from_numpy(hed_ref(np.array(img), 1.04, 0.02))
     save_file({k: v.float().contiguous() for k, v in out.items()},
               os.path.join(outdir, "ops.safetensors"))
+
+
+# ---- models for the shell test --------------------------------------------------
+
+def models(outdir):
+    import json
+    from timm.models.vision_transformer import VisionTransformer
+    torch.manual_seed(2)
+
+    def save(m, name, meta):
+        sd = {k: v.detach().contiguous() for k, v in m.state_dict().items()
+              if not k.startswith("head")}
+        save_file(sd, os.path.join(outdir, name + ".safetensors"),
+                  metadata={"pathfm": json.dumps(meta)})
+    for w in (48, 32):
+        m = VisionTransformer(img_size=64, patch_size=16, embed_dim=w,
+                              depth=1, num_heads=2, num_classes=0)
+        save(m, "e%d" % w, {"num_heads": 2, "name": "e%d" % w})
+    m = VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=2,
+                          num_heads=2, init_values=1e-5, num_classes=0)
+    save(m, "student", {"num_heads": 2, "name": "student",
+                        "pos_interp": "dinov2"})
 
 
 # ---- the whole step -----------------------------------------------------------
@@ -524,6 +550,8 @@ if __name__ == "__main__":
     os.makedirs(outdir, exist_ok=True)
     if mode == "parts":
         parts(outdir)
+    elif mode == "models":
+        models(outdir)
     elif mode == "ops":
         ops(outdir, sys.argv[3])
     elif mode == "step":
