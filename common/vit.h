@@ -26,7 +26,9 @@ enum {
 	PFM_OUT_CLS,      /* the class token after the final norm */
 	PFM_OUT_MEAN,     /* mean of the patch tokens (no cls/registers) */
 	PFM_OUT_CLS_MEAN, /* [cls, mean]: Virchow, Midnight */
-	PFM_OUT_POOLED,   /* CoCa contrastive pooler output (CONCH) */
+	PFM_OUT_POOLED,   /* CoCa contrastive pooler after ln_contrast (CONCH as
+			   * CLAM/TRIDENT extract it) */
+	PFM_OUT_PROJ,     /* the same @ proj_contrast: the image-text space */
 	PFM_NOUT
 };
 /* How position embeddings are resampled to another grid. */
@@ -144,6 +146,11 @@ int pfm_vit_scheme_parse(const char *s, int *scheme);
  * preprocessing) and must agree with them. Loading is strict: a
  * missing, unexpected or wrongly shaped tensor is an error naming it. */
 int pfm_vit_load(pfm_vit *m, const char *path, pfm_err *e);
+/* The same from an open safetensors file: config is the JSON text, or
+ * NULL for its __metadata__ "pathfm"; label names it in errors. */
+struct pfm_st;
+int pfm_vit_from_st(pfm_vit *m, const struct pfm_st *st, const char *config,
+		    const char *label, pfm_err *e);
 
 /* ---- inference ---- */
 typedef struct pfm_vit_run pfm_vit_run;

@@ -71,7 +71,7 @@ static const char *const scheme_names[] = {"timm", "hf-vit", "hf-dinov2",
 					   "dinov2", "open_clip-coca", NULL};
 static const char *const mlp_names[] = {"gelu", "swiglu", NULL};
 static const char *const pool_names[] = {"cls", "mean", "cls+mean",
-					 "pooled", NULL};
+					 "pooled", "projected", NULL};
 static const char *const interp_names[] = {"bicubic", "bilinear",
 					   "nearest", NULL};
 static const char *const pos_names[] = {"timm", "dinov2", "hf", NULL};

@@ -358,9 +358,9 @@ int pfm_vit_forward(pfm_vit_run *r, const float *images, int B, pfm_err *e)
 
 /* CoCa's attentional pooler over one image's tokens x[T, D]: ln_k,
  * multi-head cross-attention from the (ln_q) queries, out projection;
- * query 0, ln_contrast, then proj_contrast. out[pool_proj or P]. */
+ * query 0, ln_contrast, then (proj) proj_contrast. out[P or pool_proj]. */
 static int pool_one(const pfm_vit_run *r, const float *x, float *out,
-		    pfm_err *e)
+		    int proj, pfm_err *e)
 {
 	const pfm_vit *m = r->m;
 	const pfm_vit_config *c = &m->cfg;
@@ -407,7 +407,7 @@ static int pool_one(const pfm_vit_run *r, const float *x, float *out,
 		   pfm_vit_at(m, P_, PFM_VP_PBO), 1, P, P);
 	pfm_layernorm(y, y, pfm_vit_at(m, P_, PFM_VP_PLN_W),
 		      pfm_vit_at(m, P_, PFM_VP_PLN_B), 1, P, c->pool_eps);
-	if (c->pool_proj)
+	if (proj)
 		cblas_sgemv(CblasRowMajor, CblasTrans, P, c->pool_proj, 1.f,
 			    pfm_vit_at(m, P_, PFM_VP_PPROJ), c->pool_proj, y, 1,
 			    0.f, out, 1);
@@ -427,8 +427,8 @@ int pfm_vit_output(pfm_vit_run *r, int kind, float *out, pfm_err *e)
 	for (int b = 0; b < r->B; b++) {
 		const float *x = r->tokens + (size_t)b * T * D;
 		float *o = out + (size_t)b * od;
-		if (kind == PFM_OUT_POOLED) {
-			if (pool_one(r, x, o, e))
+		if (kind == PFM_OUT_POOLED || kind == PFM_OUT_PROJ) {
+			if (pool_one(r, x, o, kind == PFM_OUT_PROJ, e))
 				return -1;
 			continue;
 		}

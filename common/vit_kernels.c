@@ -21,9 +21,12 @@
  * softmax and GELU, where such terms vanish against the others). */
 static inline float fexp(float x)
 {
-	x = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;
-	float n = floorf(x * 1.44269504088896341f + 0.5f);
-	float r = x - n * 0.693145751953125f;
+	/* NaN must not reach the float -> int conversion (undefined):
+	 * compute with 0 and hand NaN back at the end */
+	float y = x == x ? x : 0.f;
+	y = y < -87.3f ? -87.3f : y > 88.7f ? 88.7f : y;
+	float n = floorf(y * 1.44269504088896341f + 0.5f);
+	float r = y - n * 0.693145751953125f;
 	r = r - n * 1.428606765330187045e-06f;
 	float p = 1.f / 720;
 	p = p * r + 1.f / 120;
@@ -35,7 +38,7 @@ static inline float fexp(float x)
 	int32_t bits = ((int32_t)n + 127) << 23;
 	float s;
 	memcpy(&s, &bits, sizeof s);
-	return p * s;
+	return x == x ? p * s : x;
 }
 
 static inline float ferf(float x)

@@ -479,8 +479,16 @@ static int read_all(loader *L, pfm_vit *m, pfm_err *e)
 					   "model needs %s",
 					t->name, got, exp);
 		}
-		if (pfm_st_read_f32(t, m->params + w->off, e))
+		float *dst = m->params + w->off;
+		if (pfm_st_read_f32(t, dst, e))
 			return pfm_err_prefix(e, "tensor \"%s\"", t->name);
+		/* a NaN or inf weight would only show as NaN embeddings */
+		for (size_t j = 0; j < t->count; j++)
+			if (!isfinite(dst[j]))
+				return pfm_errf(e, "tensor \"%s\" holds %s at "
+						   "element %zu",
+						t->name,
+						isnan(dst[j]) ? "NaN" : "inf", j);
 		w->seen = 1;
 	}
 	for (size_t i = 0; i < L->n; i++)
@@ -536,38 +544,29 @@ static void defaults(pfm_vit_config *c)
 	memcpy(c->std, imagenet_std, sizeof c->std);
 }
 
-int pfm_vit_load(pfm_vit *m, const char *path, pfm_err *e)
+int pfm_vit_from_st(pfm_vit *m, const pfm_st *st, const char *txt,
+		    const char *label, pfm_err *e)
 {
-	pfm_st *st = NULL;
 	loader L = {0};
-	char *buf = NULL;
-	const char *txt;
 	pfm_vit_config c;
 	unsigned given = 0;
 	int nec = 0, rc = -1;
 	memset(m, 0, sizeof *m);
 	defaults(&c);
-	if (pfm_st_open(&st, path, e))
-		return -1;
-	if (config_text(st, path, &txt, &buf, e))
-		goto out;
-	if (!txt) {
-		pfm_errf(e, "%s: no configuration (no __metadata__ \"pathfm\" "
-			    "and no sidecar .json): convert it with "
-			    "convert-weights",
-			 path);
-		goto out;
-	}
-	if (pfm_vit_config_json(&c, &given, &nec, txt, strlen(txt), e)) {
-		pfm_err_prefix(e, "%s: configuration", path);
-		goto out;
-	}
+	if (!txt)
+		txt = pfm_st_meta(st, "pathfm");
+	if (!txt)
+		return pfm_errf(e, "%s: no configuration (no __metadata__ "
+				   "\"pathfm\" and no sidecar .json): convert "
+				   "it with convert-weights",
+				label);
+	if (pfm_vit_config_json(&c, &given, &nec, txt, strlen(txt), e))
+		return pfm_err_prefix(e, "%s: configuration", label);
 	if (!(given & VC_SCHEME))
 		c.scheme = detect_scheme(st);
-	if (!(given & VC_HEADS)) {
-		pfm_errf(e, "%s: the configuration lacks \"num_heads\"", path);
-		goto out;
-	}
+	if (!(given & VC_HEADS))
+		return pfm_errf(e, "%s: the configuration lacks \"num_heads\"",
+				label);
 	if (!(given & VC_EPS))
 		c.eps = c.scheme == PFM_SCHEME_HF_VIT ? 1e-12f : 1e-6f;
 	if (!(given & VC_POS_INTERP))
@@ -586,24 +585,38 @@ int pfm_vit_load(pfm_vit *m, const char *path, pfm_err *e)
 	if (!(given & VC_RESIZE))
 		c.resize = c.crop;
 	if (!(given & VC_NAME)) {
-		const char *b = strrchr(path, '/');
-		b = b ? b + 1 : path;
+		const char *b = strrchr(label, '/');
+		b = b ? b + 1 : label;
 		snprintf(c.name, sizeof c.name, "%.*s",
 			 (int)strcspn(b, "."), b);
 	}
 	if (pfm_vit_alloc(m, &c, e) || build_wants(&L, m) || read_all(&L, m, e))
 		goto fail;
-	snprintf(m->source, sizeof m->source, "%s", path);
+	snprintf(m->source, sizeof m->source, "%s", label);
 	rc = 0;
 	goto out;
 fail:
-	pfm_err_prefix(e, "%s", path);
+	pfm_err_prefix(e, "%s", label);
 	pfm_vit_free(m);
 out:
 	for (size_t i = 0; i < L.n; i++)
 		free(L.w[i].name);
 	free(L.w);
 	free(L.lp);
+	return rc;
+}
+
+int pfm_vit_load(pfm_vit *m, const char *path, pfm_err *e)
+{
+	pfm_st *st = NULL;
+	char *buf = NULL;
+	const char *txt;
+	memset(m, 0, sizeof *m);
+	if (pfm_st_open(&st, path, e))
+		return -1;
+	int rc = config_text(st, path, &txt, &buf, e);
+	if (!rc)
+		rc = pfm_vit_from_st(m, st, txt, path, e);
 	free(buf);
 	pfm_st_close(st);
 	return rc;

@@ -6,7 +6,7 @@
 #include "vit.h"
 
 static const char *const out_names[PFM_NOUT] = {"cls", "mean", "cls+mean",
-						 "pooled"};
+						 "pooled", "projected"};
 static const char *const scheme_names[PFM_NSCHEMES] = {
 	"timm", "hf-vit", "hf-dinov2", "dinov2", "open_clip-coca"};
 
@@ -51,7 +51,9 @@ int pfm_vit_out_dim(const pfm_vit_config *c, int out)
 	case PFM_OUT_CLS_MEAN:
 		return c->cls ? 2 * c->dim : 0;
 	case PFM_OUT_POOLED:
-		return !c->pooler ? 0 : c->pool_proj ? c->pool_proj : c->pool_dim;
+		return c->pooler ? c->pool_dim : 0;
+	case PFM_OUT_PROJ:
+		return c->pooler ? c->pool_proj : 0;
 	}
 	return 0;
 }

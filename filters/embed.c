@@ -19,8 +19,8 @@ static const char usage[] =
 "      --model-dir DIR    models directory (default $PATHFM_MODELS, then\n"
 "                         " PFM_MODELS_DIR_DEFAULT ")\n"
 "  -a, --as NAME          key under emb (default: the model's name)\n"
-"      --output-kind K    cls, mean, cls+mean or pooled (default: the\n"
-"                         model's)\n"
+"      --output-kind K    cls, mean, cls+mean, pooled or projected\n"
+"                         (default: the model's)\n"
 "      --tokens           add the patch tokens [N, D] under tokens.NAME\n"
 "      --keep-pixels      keep pixels (frames stay tiles, for chaining\n"
 "                         experts); default: drop them, frames become\n"
@@ -114,8 +114,9 @@ int main(int argc, char **argv)
 		case O_KIND:
 			if (pfm_vit_out_parse(optarg, &o.out_kind))
 				return pfm_usage_fail("--output-kind: cls, mean, "
-						      "cls+mean or pooled, not "
-						      "'%s'", optarg);
+						      "cls+mean, pooled or "
+						      "projected, not '%s'",
+						      optarg);
 			break;
 		case O_TOKENS: o.tokens = 1; break;
 		case O_KEEP_PIXELS: o.keep_pixels = 1; break;

@@ -1,5 +1,5 @@
 /* test_fuzz_replay: run the fuzz targets over their committed corpora
- * (tests/fuzz/corpus/frames, tests/fuzz/corpus/safetensors) and both over
+ * (tests/fuzz/corpus/frames, safetensors, model) and each over
  * the saved crashes (tests/fuzz/crashes), so `make check` (plain and
  * under ASan+UBSan) keeps them passing without clang or libFuzzer. Run
  * from the repository root. */
@@ -18,12 +18,15 @@ static jmp_buf replay_jmp;
 		longjmp(replay_jmp, 1);                                       \
 	} while (0)
 
-/* Both targets in one binary: each entry point under its own name. */
+/* The targets in one binary: each entry point under its own name. */
 #define LLVMFuzzerTestOneInput fuzz_frames_one
 #include "fuzz/fuzz_frames.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_safetensors_one
 #include "fuzz/fuzz_safetensors.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_model_one
+#include "fuzz/fuzz_model.c"
 #undef LLVMFuzzerTestOneInput
 
 #include "check.h"
@@ -102,6 +105,7 @@ int main(void)
 	} targets[] = {
 		{fuzz_frames_one, "tests/fuzz/corpus/frames"},
 		{fuzz_safetensors_one, "tests/fuzz/corpus/safetensors"},
+		{fuzz_model_one, "tests/fuzz/corpus/model"},
 	};
 	for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
 		int n = replay_dir(targets[i].fn, targets[i].corpus);

@@ -227,7 +227,7 @@ def case_coca():
         x = torch.randn(2, 3, 64, 64)
         with torch.no_grad():
             tok = trunk.forward_features(x)
-            pooled = ln(pool(tok)[:, 0]) @ proj
+            pooled = ln(pool(tok)[:, 0])
         d = {"trunk." + k: v for k, v in sd(trunk).items()}
         d.update({"attn_pool_contrast." + k: v
                   for k, v in pool.state_dict().items()})
@@ -235,7 +235,8 @@ def case_coca():
         d["proj_contrast"] = proj
         save(name, d, {"num_heads": 4, "pooler": {"n_queries": 1,
                                                   "num_heads": 8}},
-             {"images": x, **outputs(tok, 1), "out.pooled": pooled})
+             {"images": x, **outputs(tok, 1), "out.pooled": pooled,
+              "out.projected": pooled @ proj})
 
 
 case_timm_vits16()

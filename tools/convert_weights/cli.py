@@ -37,7 +37,7 @@ Configuration (override the preset and config.json):
       --name NAME         model name (default: the preset, else OUTPUT's stem)
       --num-heads N       attention heads
       --ln-eps X          LayerNorm epsilon
-      --pool P            cls, mean, cls+mean or pooled (CoCa)
+      --pool P            cls, mean, cls+mean, pooled or projected (CoCa)
       --pooler-heads N    heads of the CoCa attentional pooler
       --img-size N        the model's image size (default: its position grid)
       --mean R,G,B        normalisation mean

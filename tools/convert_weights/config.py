@@ -308,7 +308,7 @@ DEFAULT_EPS = {"timm": 1e-6, "dinov2": 1e-6, "open_clip-coca": 1e-6,
 POS_INTERP = {"timm": "timm", "open_clip-coca": "timm", "dinov2": "dinov2",
               "hf-vit": "hf", "hf-dinov2": "hf"}
 
-POOLS = ("cls", "mean", "cls+mean", "pooled")
+POOLS = ("cls", "mean", "cls+mean", "pooled", "projected")
 INTERPOLATIONS = ("bicubic", "bilinear", "nearest")
 
 
@@ -331,8 +331,8 @@ def assemble(name, scheme, shapes, layers, notes):
     pool = val.get("pool") or ("pooled" if scheme == "open_clip-coca" else "cls")
     if pool not in POOLS:
         raise ConvertError(f"pool '{pool}' is not one of " + ", ".join(POOLS))
-    if pool == "pooled" and scheme != "open_clip-coca":
-        raise ConvertError("pool 'pooled' needs the CoCa attentional pooler (open_clip-coca)")
+    if pool in ("pooled", "projected") and scheme != "open_clip-coca":
+        raise ConvertError(f"pool '{pool}' needs the CoCa attentional pooler (open_clip-coca)")
     if pool in ("cls", "cls+mean") and not shapes["class_token"]:
         raise ConvertError(f"pool '{pool}' needs a class token; the model has none")
     for k in ("mean", "std"):
