@@ -17,6 +17,9 @@ and constants, is a second check at 0.25).
                                      frames on stdout; rows whose source is
                                      absent are skipped (counted on stderr)
   qc_ref.py score OUT.jsonl [--require]  precision and recall per class
+  qc_ref.py sheet OUT.png CSV...         a contact sheet of the labelled tiles,
+                                     each captioned with its label (to check
+                                     the labels by eye)
 
 Tolerances (check): fractions exactly (the same pixel counts over the
 same N), lapvar and blur 1e-9 relative, optical density 1e-9, L*a*b*
@@ -403,6 +406,23 @@ def score(out, require):
     return res
 
 
+def sheet(out, paths, cell=160, cols=8):
+    from PIL import Image, ImageDraw
+    rows, cache = [], {}
+    for path in paths:
+        rows += [r for r in csv.DictReader(open(path)) if os.path.exists(r['source'])]
+    im = Image.new('RGB', (cols * (cell + 4), ((len(rows) + cols - 1) // cols) * (cell + 4)), (40, 40, 40))
+    d = ImageDraw.Draw(im)
+    for i, row in enumerate(rows):
+        x, y = (i % cols) * (cell + 4) + 2, (i // cols) * (cell + 4) + 2
+        im.paste(Image.fromarray(read_tile(row, cache)).resize((cell, cell)), (x, y))
+        text = '%s  %s %s,%s' % (row['label'], row['slide_id'][:10], row['x'], row['y'])
+        d.rectangle([x, y, x + 6 * len(text) + 4, y + 12], fill=(0, 0, 0))
+        d.text((x + 2, y + 1), text, fill=(255, 255, 0))
+    im.save(out)
+    print('%d tiles in %s' % (len(rows), out))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == 'gen':
@@ -417,6 +437,8 @@ def main():
         cut(args)
     elif cmd == 'score':
         sys.exit(score(args[0], '--require' in args))
+    elif cmd == 'sheet':
+        sheet(args[0], args[1:])
     else:
         sys.exit('unknown command ' + cmd)
 
