@@ -6,7 +6,7 @@
 # from the shipped slides (tests/data), on tmpfs (/dev/shm when there is
 # room):
 #   mixed   every grid tile of the CMU and TCGA slides and he-1024-a.png,
-#           no mask: 152 tiles, 59 of them glass, cycled
+#           no mask: 152 tiles, 45 of them glass and 25 partly tissue, cycled
 #   tissue  the tissue tiles only (wsi-tile's mask, --min-tissue 0.9)
 # each as rgb8 and as JPEG q90. Each case runs PERF_RUNS times (default
 # 7); the table gives the median wall time and the median CPU time (user
