@@ -283,8 +283,15 @@ int pfm_bagset_add(pfm_bagset *s, const pfm_frame *f, const char *src,
 		bag->cap = cap;
 	}
 	float *x = bag->x + (size_t)bag->n * d;
-	for (size_t i = 0; i < (size_t)n * d; i++) {
-		x[i] = pfm_tensor_f32(&t, i);
+	if (t.dtype == PFM_F32)
+		memcpy(x, t.data, sizeof *x * (size_t)n * d);
+	else
+		for (size_t i = 0; i < (size_t)n * d; i++)
+			x[i] = pfm_tensor_f32(&t, i);
+	int finite = 1;
+	for (size_t i = 0; i < (size_t)n * d; i++)
+		finite &= isfinite(x[i]) != 0;
+	for (size_t i = 0; !finite && i < (size_t)n * d; i++) {
 		if (!isfinite(x[i]))
 			return pfm_errf(e, "%s: frame %llu (slide '%s'): emb.%s[%zu] is %s",
 					src, fi, bag->id, s->emb, i,
