@@ -13,7 +13,6 @@
 
 enum { GO = 0, FAIL = -1 };
 #define MAX_WARNINGS 20 /* bad frames reported one by one (keep_going) */
-#define PFM_QC_MAX_SIDE 16384 /* larger tiles are refused, not decoded */
 
 /* The "qc" map, built in place (no allocation per frame). */
 typedef struct {
@@ -181,86 +180,6 @@ static int bad_tile(run_state *s, const pfm_frame *f, const char *why)
 	return write_built(s, s->drop, f);
 }
 
-/* libjpeg-turbo decodes a cut JPEG with a warning, filling the rest
- * grey: a JPEG must end with its end-of-image marker (FF D9; only fill
- * bytes may follow), or the tile is corrupt. */
-static int jpeg_cut(const pfm_frame *f)
-{
-	const msgpack_object *enc = pfm_get(f, "encoding");
-	const msgpack_object *px = pfm_get(f, "pixels");
-	if (!enc || !pfm_obj_streq(enc, "jpeg") || !px ||
-	    (px->type != MSGPACK_OBJECT_BIN && px->type != MSGPACK_OBJECT_STR))
-		return 0;
-	const uint8_t *p = (const uint8_t *)px->via.bin.ptr;
-	size_t n = px->via.bin.size;
-	while (n > 2 && (p[n - 1] == 0 || p[n - 1] == 0xff))
-		n--;
-	return n < 4 || p[n - 2] != 0xff || p[n - 1] != 0xd9;
-}
-
-/* Width and height from a JPEG's start-of-frame marker, so that a
- * header claiming a huge image is refused before the decoder allocates
- * for it. -1 when there is none before the scan (the decoder will say
- * what is wrong). */
-static int jpeg_size(const uint8_t *p, size_t n, int *w, int *h)
-{
-	if (n < 4 || p[0] != 0xff || p[1] != 0xd8)
-		return -1;
-	for (size_t i = 2; i + 4 <= n;) {
-		unsigned m = p[i + 1];
-		if (p[i] != 0xff)
-			return -1;
-		if (m == 0xff) { /* fill */
-			i++;
-			continue;
-		}
-		if (m == 0x01 || (m >= 0xd0 && m <= 0xd8)) { /* no length */
-			i += 2;
-			continue;
-		}
-		if (m == 0xda || m == 0xd9)
-			return -1;
-		size_t len = (size_t)p[i + 2] << 8 | p[i + 3];
-		if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
-			if (len < 7 || i + 9 > n)
-				return -1;
-			*h = p[i + 5] << 8 | p[i + 6];
-			*w = p[i + 7] << 8 | p[i + 8];
-			return 0;
-		}
-		if (len < 2)
-			return -1;
-		i += 2 + len;
-	}
-	return -1;
-}
-
-/* NULL, or why the frame's declared size rules it out before decoding. */
-static const char *size_check(const pfm_frame *f, char *buf, size_t n)
-{
-	int64_t fw, fh;
-	pfm_err ig;
-	if (pfm_get_i64(f, "width", &fw, &ig) || pfm_get_i64(f, "height", &fh, &ig) ||
-	    fw <= 0 || fh <= 0)
-		return NULL; /* the decoder says so */
-	if (fw > PFM_QC_MAX_SIDE || fh > PFM_QC_MAX_SIDE) {
-		snprintf(buf, n, "tile of %lldx%lld pixels: larger than %dx%d",
-			 (long long)fw, (long long)fh, PFM_QC_MAX_SIDE, PFM_QC_MAX_SIDE);
-		return buf;
-	}
-	const msgpack_object *enc = pfm_get(f, "encoding");
-	const msgpack_object *px = pfm_get(f, "pixels");
-	int jw, jh;
-	if (enc && pfm_obj_streq(enc, "jpeg") && px && px->type == MSGPACK_OBJECT_BIN &&
-	    !jpeg_size((const uint8_t *)px->via.bin.ptr, px->via.bin.size, &jw, &jh) &&
-	    (jw != fw || jh != fh)) {
-		snprintf(buf, n, "JPEG is %dx%d, the frame says %lldx%lld", jw, jh,
-			 (long long)fw, (long long)fh);
-		return buf;
-	}
-	return NULL;
-}
-
 static int handle(run_state *s, const pfm_frame *f)
 {
 	const pfm_qc_run_opts *o = s->o;
@@ -274,13 +193,10 @@ static int handle(run_state *s, const pfm_frame *f)
 	int w, h;
 	pfm_qc m;
 	pfm_err fe = {0};
-	const char *why = size_check(f, fe.msg, sizeof fe.msg);
-	if (why)
-		return bad_tile(s, f, why);
+	/* the decoder refuses cut JPEGs, huge tiles and headers that
+	 * disagree with the frame before decoding (common/tile_pixels.c) */
 	if (pfm_tile_rgb(s->dec, f, &rgb, &w, &h, &fe))
 		return bad_tile(s, f, fe.msg);
-	if (jpeg_cut(f))
-		return bad_tile(s, f, "corrupt JPEG: no end-of-image marker (cut short)");
 	if (pfm_qc_measure(s->qc, rgb, w, h, &o->qc, &m, &fe))
 		return bad_tile(s, f, fe.msg);
 	pfm_qc_reason r = pfm_qc_decide(&m, &o->limits);

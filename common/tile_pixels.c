@@ -28,12 +28,25 @@ void pfm_pixdec_free(pfm_pixdec *d)
 	free(d);
 }
 
-/* Pixel counts above this are refused before allocating (a hostile
- * header must not ask for gigabytes): 64k x 64k. */
-#define PIX_MAX ((int64_t)1 << 32)
+/* Sides above this are refused before allocating (a hostile header must
+ * not ask for gigabytes): 16384 x 16384 x 3 is 768 MB already. */
+#define SIDE_MAX 16384
 
-int pfm_jpeg_rgb(pfm_pixdec *d, const void *jpeg, size_t n,
-		 const uint8_t **rgb, int *w, int *h, pfm_err *e)
+/* libjpeg-turbo decodes a JPEG cut short with only a warning, the
+ * missing rows grey; PIL refuses it ("image file is truncated"). So must
+ * we: a JPEG ends with its end-of-image marker (FF D9), only fill bytes
+ * after it. */
+static int jpeg_cut(const uint8_t *p, size_t n)
+{
+	while (n > 2 && (p[n - 1] == 0 || p[n - 1] == 0xff))
+		n--;
+	return n < 4 || p[n - 2] != 0xff || p[n - 1] != 0xd9;
+}
+
+/* Decode; when ew > 0 the header must say ew x eh (checked before any
+ * pixel is decoded). */
+static int jpeg_rgb(pfm_pixdec *d, const void *jpeg, size_t n, int ew,
+		    int eh, const uint8_t **rgb, int *w, int *h, pfm_err *e)
 {
 	int jw = 0, jh = 0, sub = 0, cs = 0;
 	if (!d->tj && !(d->tj = tjInitDecompress()))
@@ -47,8 +60,15 @@ int pfm_jpeg_rgb(pfm_pixdec *d, const void *jpeg, size_t n,
 	 * that is not positive */
 	if (jw <= 0 || jh <= 0)
 		return pfm_errf(e, "corrupt JPEG: no image size in its header");
-	if ((int64_t)jw * jh > PIX_MAX)
-		return pfm_errf(e, "JPEG of %dx%d pixels is too large", jw, jh);
+	if (ew > 0 && (jw != ew || jh != eh))
+		return pfm_errf(e, "JPEG is %dx%d, the frame says %dx%d", jw, jh,
+				ew, eh);
+	if (jw > SIDE_MAX || jh > SIDE_MAX)
+		return pfm_errf(e, "JPEG of %dx%d pixels: larger than %dx%d", jw,
+				jh, SIDE_MAX, SIDE_MAX);
+	if (jpeg_cut(jpeg, n))
+		return pfm_errf(e, "corrupt JPEG: no end-of-image marker (cut "
+				   "short)");
 	size_t need = (size_t)jw * jh * 3;
 	if (pfm_grow(&d->buf, &d->cap, need))
 		return pfm_errf(e, "out of memory decoding a %dx%d JPEG", jw,
@@ -67,6 +87,12 @@ int pfm_jpeg_rgb(pfm_pixdec *d, const void *jpeg, size_t n,
 	return 0;
 }
 
+int pfm_jpeg_rgb(pfm_pixdec *d, const void *jpeg, size_t n,
+		 const uint8_t **rgb, int *w, int *h, pfm_err *e)
+{
+	return jpeg_rgb(d, jpeg, n, 0, 0, rgb, w, h, e);
+}
+
 int pfm_tile_rgb(pfm_pixdec *d, const pfm_frame *f, const uint8_t **rgb,
 		 int *w, int *h, pfm_err *e)
 {
@@ -81,9 +107,14 @@ int pfm_tile_rgb(pfm_pixdec *d, const pfm_frame *f, const uint8_t **rgb,
 	if (pfm_get_str(f, "encoding", &enc, &enc_n, e) ||
 	    pfm_get_i64(f, "width", &fw, e) || pfm_get_i64(f, "height", &fh, e))
 		return -1;
-	if (fw <= 0 || fh <= 0 || fw * fh > PIX_MAX)
+	if (fw <= 0 || fh <= 0)
 		return pfm_errf(e, "bad tile size %lldx%lld", (long long)fw,
 				(long long)fh);
+	if (fw > SIDE_MAX || fh > SIDE_MAX)
+		return pfm_errf(e, "tile of %lldx%lld pixels: larger than "
+				   "%dx%d",
+				(long long)fw, (long long)fh, SIDE_MAX,
+				SIDE_MAX);
 	const void *p = px->via.bin.ptr;
 	size_t n = px->via.bin.size;
 	if (enc_n == 4 && !memcmp(enc, "rgb8", 4)) {
@@ -99,12 +130,7 @@ int pfm_tile_rgb(pfm_pixdec *d, const pfm_frame *f, const uint8_t **rgb,
 		return 0;
 	}
 	if (enc_n == 4 && !memcmp(enc, "jpeg", 4)) {
-		if (pfm_jpeg_rgb(d, p, n, rgb, w, h, e))
-			return -1;
-		if (*w != fw || *h != fh)
-			return pfm_errf(e, "JPEG is %dx%d, the frame says %lldx%lld",
-					*w, *h, (long long)fw, (long long)fh);
-		return 0;
+		return jpeg_rgb(d, p, n, (int)fw, (int)fh, rgb, w, h, e);
 	}
 	return pfm_errf(e, "unknown encoding \"%.*s\" (jpeg or rgb8)",
 			(int)enc_n, enc);
