@@ -110,6 +110,13 @@ has keep-going "$T/err" "4 tiles embedded, 1 dropped"
 has keep-going "$T/err" "no image size"
 expect keep-going-out 0 frame-cat -c $T/kept.mpk
 has keep-going-out "$T/out" 4
+# a JPEG cut short: libjpeg-turbo would fill it grey, PIL refuses it
+frame-cat --full -n 1 $T/jpeg.mpk | jq -r '.pixels["$base64"]' | base64 -d |
+	head -c 3000 | base64 -w0 > $T/cut.b64
+frame-cat --full -n 1 $T/jpeg.mpk | jq -c --rawfile p $T/cut.b64 '.pixels["$base64"] = $p' |
+	frame-cat -J > $T/cut.mpk
+expect cut-jpeg 1 "embed -m $M -i $T/cut.mpk"
+has cut-jpeg "$T/err" "frame 0 (slide he-1024-a, x 0, y 0): corrupt JPEG: no end-of-image marker"
 printf '{"type":"tile","v":1,"slide_id":"s","x":0,"y":0,"level":0,"mpp":0.5,"width":2,"height":2,"encoding":"rgb8","pixels":{"$base64":"AAAA"}}\n' |
 	frame-cat -J > $T/short.mpk
 expect short-rgb8 1 "embed -m $M -i $T/short.mpk"
