@@ -5,6 +5,7 @@
  * every loss term and every parameter gradient of the first step, the
  * loss terms of each of 10 steps (EMA centering) and 3 steps
  * (Sinkhorn-Knopp), and the final student, teacher and centres.
+ * Finite differences check the head's layer types and each loss.
  * Tolerance: max|diff| <= 1e-4 max|ref| (values and gradients), unless a
  * check says otherwise. Run from the repository root. */
 #include <math.h>
@@ -369,6 +370,111 @@ static void test_aug(void)
 	pfm_st_close(st);
 }
 
+/* Finite differences (central, loss in double) for the head's layer
+ * types (linear + GELU, L2 normalisation, weight-normalised linear) and
+ * every loss: a few entries of each parameter and input, against the
+ * backward pass. |fd - grad| <= 2e-3 + 2e-2 |grad|. */
+static double head_loss(const pfm_head *h, pfm_head_ws *w, const float *p,
+			const float *x, int R, const float *r, float *y)
+{
+	pfm_err e;
+	pfm_head_forward(h, w, p, x, R, y, &e);
+	double s = 0;
+	for (size_t i = 0; i < (size_t)R * h->out; i++)
+		s += (double)y[i] * r[i];
+	return s;
+}
+
+static int fd_ok(double num, double an, int *bad, const char *what, size_t i)
+{
+	int ok = fabs(num - an) <= 2e-3 + 2e-2 * fabs(an);
+	if (!ok) {
+		(*bad)++;
+		CHECK(0, "finite difference %s[%zu]: %.6g, backward %.6g", what, i,
+		      num, an);
+	}
+	return ok;
+}
+
+static void test_fd(void)
+{
+	pfm_rng rng = pfm_rng_seed(11, 2);
+	pfm_head h;
+	pfm_err e;
+	int bad = 0, n = 0, R = 5;
+	pfm_head_layout(&h, 12, 20, 16, 8, 3, &e);
+	float *p = malloc(h.n * sizeof *p), *g = calloc(h.n, sizeof *g);
+	float x[5 * 12], dx[5 * 12] = {0}, r[5 * 20], y[5 * 20];
+	for (size_t i = 0; i < h.n; i++)
+		p[i] = (float)(0.4 * pfm_rng_normal(&rng));
+	for (int i = 0; i < R * 12; i++)
+		x[i] = (float)pfm_rng_normal(&rng);
+	for (int i = 0; i < R * 20; i++)
+		r[i] = (float)pfm_rng_normal(&rng);
+	pfm_head_ws *w = pfm_head_ws_new(&h, 1);
+	head_loss(&h, w, p, x, R, r, y);
+	pfm_head_backward(&h, w, p, r, dx, g, &e);
+	const float hh = 1e-2f;
+	for (int k = 0; k <= h.nt; k++) {
+		float *base = k < h.nt ? p + h.off[k] : x;
+		float *an = k < h.nt ? g + h.off[k] : dx;
+		size_t sz = k < h.nt ? h.size[k] : (size_t)R * 12;
+		for (int rep = 0; rep < 3; rep++, n++) {
+			size_t i = pfm_rng_below(&rng, sz);
+			float keep = base[i];
+			base[i] = keep + hh;
+			double lp = head_loss(&h, w, p, x, R, r, y);
+			base[i] = keep - hh;
+			double lm = head_loss(&h, w, p, x, R, r, y);
+			base[i] = keep;
+			fd_ok((lp - lm) / (2 * hh), an[i], &bad,
+			      k < h.nt ? h.names[k] : "x", i);
+		}
+	}
+	pfm_head_ws_free(w);
+	/* losses: cross-entropy, KoLeo, cosine, SmoothL1 (away from |d| = 1) */
+	enum { RR = 6, K = 9 };
+	float s[RR * K], t[RR * K], ds[RR * K] = {0}, wt[RR];
+	for (int i = 0; i < RR * K; i++) {
+		s[i] = (float)pfm_rng_normal(&rng);
+		t[i] = (float)pfm_rng_uniform(&rng);
+	}
+	for (int i = 0; i < RR; i++)
+		wt[i] = (float)pfm_rng_uniform(&rng);
+	pfm_xent(ds, s, t, wt, 0.1f, RR, K);
+	float kx[RR * K], kdx[RR * K] = {0}, cdx[RR * K] = {0}, ldx[RR * K] = {0};
+	for (int i = 0; i < RR * K; i++)
+		kx[i] = (float)pfm_rng_normal(&rng);
+	pfm_koleo(kdx, kx, RR, K, 0.1);
+	pfm_cos_loss(cdx, kx, t, RR, K, 0.7);
+	pfm_smooth_l1(ldx, kx, t, RR * K, 0.3);
+	for (int f = 0; f < 4; f++)
+		for (int rep = 0; rep < 6; rep++, n++) {
+			size_t i = pfm_rng_below(&rng, RR * K);
+			float *v = f ? kx : s, keep = v[i];
+			double lv[2];
+			for (int sg = 0; sg < 2; sg++) {
+				v[i] = keep + (sg ? -1e-3f : 1e-3f);
+				lv[sg] = f == 0 ? pfm_xent(NULL, s, t, wt, 0.1f, RR, K)
+					 : f == 1 ? pfm_koleo(NULL, kx, RR, K, 0.1)
+					 : f == 2 ? pfm_cos_loss(NULL, kx, t, RR, K, 0.7)
+						  : pfm_smooth_l1(NULL, kx, t, RR * K, 0.3);
+			}
+			v[i] = keep;
+			if (f == 3 && fabsf(fabsf(kx[i] - t[i]) - 1) < 1e-2f)
+				continue;
+			const float *an = f == 0 ? ds : f == 1 ? kdx : f == 2 ? cdx : ldx;
+			static const char *const nm[4] = {"xent", "koleo", "cos",
+							  "smooth_l1"};
+			fd_ok((lv[0] - lv[1]) / 2e-3, an[i], &bad, nm[f], i);
+		}
+	CHECK(bad == 0, "%d of %d finite differences off", bad, n);
+	printf("  finite differences: DINOHead (every tensor and the input), "
+	       "cross-entropy, KoLeo, cosine, SmoothL1: %d entries, %d off\n",
+	       n, bad);
+	free(p), free(g);
+}
+
 /* The options of distill_ref.py's step_case. */
 static void step_opts(pfm_distill_opts *o, const char *model, int sk)
 {
@@ -566,6 +672,7 @@ int main(void)
 	test_head("head3", 40, 3);
 	test_head("head1", 0, 1);
 	test_losses();
+	test_fd();
 	test_step("ema", 10, 1);
 	test_step("ema", 10, 2);
 	test_step("sk", 3, 1);
