@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -26,6 +27,8 @@ typedef struct {
 	pfm_progress prog;
 	int64_t selected;
 	int invalid;
+	double t0;       /* --rate: when the first frame went */
+	int64_t paced;
 	/* --tail: copies of the last N frames' bytes */
 	char **ring;
 	size_t *ring_len;
@@ -86,6 +89,23 @@ static int keep_tail(cat_state *s, const pfm_frame *f)
 	return GO;
 }
 
+/* --rate: frame k goes no sooner than k / rate seconds after the first
+ * (a slow stage or sink on purpose: rehearsals, tests of backpressure). */
+static void pace(cat_state *s)
+{
+	if (!s->paced++) {
+		s->t0 = pfm_now();
+		return;
+	}
+	double wait = s->t0 + (s->paced - 1) / s->o->rate - pfm_now();
+	if (wait > 0) {
+		struct timespec ts = {(time_t)wait,
+				      (long)((wait - (time_t)wait) * 1e9)};
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+	}
+}
+
 static int handle(cat_state *s, const pfm_frame *f)
 {
 	const pfm_cat_opts *o = s->o;
@@ -98,6 +118,8 @@ static int handle(cat_state *s, const pfm_frame *f)
 	if (o->head >= 0 && s->selected >= o->head)
 		return STOP;
 	s->selected++;
+	if (o->rate > 0)
+		pace(s);
 	if (s->schemas) {
 		pfm_err ve = {0};
 		if (pfm_schemas_check(s->schemas, &f->root, &ve)) {

@@ -22,6 +22,7 @@ typedef struct {
 	const char *types[PFM_CAT_MAX_TYPES];
 	int ntypes;
 	int64_t head, tail;  /* -1: all */
+	double rate;         /* at most this many frames a second; 0: no limit */
 	int progress, quiet;
 	pfm_io_opts io;
 } pfm_cat_opts;

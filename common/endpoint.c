@@ -1,13 +1,12 @@
 #include "endpoint.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
-/* How long close waits to deliver queued frames (the eos above all) to a
- * slow peer; past it frames are dropped and the reader sees a cut stream. */
-#define PFM_ZMQ_LINGER_MS 30000
+#include "cli.h"
 
 size_t pfm_opts_max_frame(const pfm_io_opts *o)
 {
@@ -28,27 +27,54 @@ int pfm_spec_is_zmq(const char *spec)
 	return pfm_endpoint_kind(spec) == PFM_EP_ZMQ;
 }
 
-static int attach(pfm_zsock *z, const char *ep, int push, pfm_err *e)
+static int attach(void *sock, const char *ep, int bind, pfm_err *e)
 {
-	int bind = !push;
 	if (*ep == '@' || *ep == '>')
 		bind = *ep++ == '@';
 	if (!strstr(ep, "://"))
 		return pfm_errf(e, "%s: not a ZeroMQ endpoint "
 				"(tcp://, ipc:// or inproc://)", ep);
-	int rc = bind ? zmq_bind(z->sock, ep) : zmq_connect(z->sock, ep);
+	int rc = bind ? zmq_bind(sock, ep) : zmq_connect(sock, ep);
 	if (rc)
 		return pfm_errf(e, "%s %s: %s", bind ? "bind" : "connect", ep,
 				zmq_strerror(errno));
 	return 0;
 }
 
+int pfm_zmq_attach(void *sock, const char *list, int bind_default,
+		   pfm_err *e)
+{
+	char *copy = strdup(list), *save = NULL;
+	int rc = copy ? 0 : pfm_errf(e, "out of memory");
+	for (char *ep = copy ? strtok_r(copy, ",", &save) : NULL; ep && !rc;
+	     ep = strtok_r(NULL, ",", &save))
+		rc = attach(sock, ep, bind_default, e);
+	free(copy);
+	return rc;
+}
+
+/* Monitor the connections: the same context, so an inproc pair. */
+static int monitor(pfm_zsock *z)
+{
+	static const char addr[] = "inproc://pfm-monitor";
+	if (zmq_socket_monitor(z->sock, addr, ZMQ_EVENT_CONNECTED |
+			       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED))
+		return -1;
+	z->mon = zmq_socket(z->ctx, ZMQ_PAIR);
+	int zero = 0;
+	if (!z->mon)
+		return -1;
+	zmq_setsockopt(z->mon, ZMQ_LINGER, &zero, sizeof zero);
+	return zmq_connect(z->mon, addr);
+}
+
 int pfm_zsock_open(pfm_zsock *z, const char *spec, int push,
 		   const pfm_io_opts *o, pfm_err *e)
 {
+	memset(z, 0, sizeof *z);
 	z->ctx = zmq_ctx_new();
 	z->sock = z->ctx ? zmq_socket(z->ctx, push ? ZMQ_PUSH : ZMQ_PULL) : NULL;
-	if (!z->sock) {
+	if (!z->sock || monitor(z)) {
 		pfm_errf(e, "ZeroMQ socket: %s", zmq_strerror(errno));
 		pfm_zsock_close(z);
 		return -1;
@@ -62,25 +88,97 @@ int pfm_zsock_open(pfm_zsock *z, const char *spec, int push,
 	zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof linger);
 	if (!push)
 		zmq_setsockopt(z->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-	if (o && o->timeout_ms > 0)
-		zmq_setsockopt(z->sock, push ? ZMQ_SNDTIMEO : ZMQ_RCVTIMEO,
-			       &o->timeout_ms, sizeof o->timeout_ms);
-	char *list = strdup(spec), *save = NULL;
-	int rc = list ? 0 : pfm_errf(e, "out of memory");
-	for (char *ep = list ? strtok_r(list, ",", &save) : NULL; ep && !rc;
-	     ep = strtok_r(NULL, ",", &save))
-		rc = attach(z, ep, push, e);
-	free(list);
+	int rc = pfm_zmq_attach(z->sock, spec, !push, e);
 	if (rc)
 		pfm_zsock_close(z);
 	return rc;
 }
 
+static void on_event(pfm_zsock *z, int ev, int fd)
+{
+	int i;
+	for (i = 0; i < z->nfds && z->fds[i] != fd; i++)
+		;
+	if (ev & (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED)) {
+		z->ever = 1;
+		if (i == z->nfds && z->nfds < PFM_ZSOCK_FDS)
+			z->fds[z->nfds++] = fd;
+	} else if (ev & ZMQ_EVENT_DISCONNECTED && i < z->nfds) {
+		z->fds[i] = z->fds[--z->nfds];
+		z->dropped = 1;
+	}
+}
+
+void pfm_zsock_events(pfm_zsock *z)
+{
+	if (!z->mon)
+		return;
+	for (;;) {
+		zmq_msg_t a, b;
+		zmq_msg_init(&a);
+		if (zmq_msg_recv(&a, z->mon, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&a);
+			return;
+		}
+		/* Two parts: u16 event and u32 value (the fd), then the
+		 * address. */
+		uint16_t ev = 0;
+		uint32_t val = 0;
+		if (zmq_msg_size(&a) >= 6) {
+			memcpy(&ev, zmq_msg_data(&a), 2);
+			memcpy(&val, (char *)zmq_msg_data(&a) + 2, 4);
+		}
+		int more = zmq_msg_more(&a);
+		zmq_msg_close(&a);
+		if (more) {
+			zmq_msg_init(&b);
+			zmq_msg_recv(&b, z->mon, 0);
+			zmq_msg_close(&b);
+		}
+		on_event(z, ev, (int)val);
+	}
+}
+
+int pfm_zsock_alone(pfm_zsock *z)
+{
+	pfm_zsock_events(z);
+	return z->ever && z->nfds == 0;
+}
+
+int pfm_zsock_wait(pfm_zsock *z, short what, long ms)
+{
+	zmq_pollitem_t it[2] = {{z->sock, 0, what, 0}, {z->mon, 0, ZMQ_POLLIN, 0}};
+	int rc;
+	do
+		rc = zmq_poll(it, z->mon ? 2 : 1, ms);
+	while (rc < 0 && errno == EINTR);
+	return rc < 0 ? -1 : rc > 0;
+}
+
+int pfm_zsock_wait_alone(pfm_zsock *z, int ms)
+{
+	double end = pfm_now() + ms / 1e3;
+	for (;;) {
+		pfm_zsock_events(z);
+		if (!z->ever || !z->nfds)
+			return 0;
+		double left = end - pfm_now();
+		if (left <= 0)
+			return -1;
+		zmq_pollitem_t it = {z->mon, 0, ZMQ_POLLIN, 0};
+		zmq_poll(&it, 1, (long)(left * 1e3) + 1);
+	}
+}
+
 void pfm_zsock_close(pfm_zsock *z)
 {
+	if (z->mon) {
+		zmq_socket_monitor(z->sock, NULL, 0);
+		zmq_close(z->mon);
+	}
 	if (z->sock)
 		zmq_close(z->sock);
 	if (z->ctx)
 		zmq_ctx_term(z->ctx);
-	z->sock = z->ctx = NULL;
+	z->sock = z->ctx = z->mon = NULL;
 }

@@ -12,16 +12,45 @@ enum { PFM_EP_STDIO, PFM_EP_FILE, PFM_EP_ZMQ };
 
 int pfm_endpoint_kind(const char *spec);
 
+/* How long close waits to deliver queued frames (the eos above all) to a
+ * slow peer; past it frames are dropped and the reader sees a cut stream. */
+#define PFM_ZMQ_LINGER_MS 30000
+
 /* A PULL (input) or PUSH (output) socket on the comma-separated
  * endpoints, each with @ (bind) or > (connect); unprefixed ones use
- * CZMQ's default (PULL binds, PUSH connects). */
+ * CZMQ's default (PULL binds, PUSH connects).
+ *
+ * A monitor follows the peers' connections (tcp and ipc; inproc has
+ * none), so a reader can tell a producer that went away from a slow one
+ * and a writer can wait, at close, until its reader has everything. */
+#define PFM_ZSOCK_FDS 64
 typedef struct {
-	void *ctx, *sock;
+	void *ctx, *sock, *mon;
+	int fds[PFM_ZSOCK_FDS]; /* connections open now */
+	int nfds;
+	int ever;    /* a peer was connected at some point */
+	int dropped; /* a peer disconnected */
 } pfm_zsock;
 
 int pfm_zsock_open(pfm_zsock *z, const char *spec, int push,
 		   const pfm_io_opts *o, pfm_err *e);
 void pfm_zsock_close(pfm_zsock *z);
+/* Take the monitor's pending events into nfds/ever/dropped. */
+void pfm_zsock_events(pfm_zsock *z);
+/* Were peers connected and are they all gone now? */
+int pfm_zsock_alone(pfm_zsock *z);
+/* Wait until every connected peer has disconnected, at most ms: 0, or
+ * -1 at the deadline. Returns at once if no peer ever connected. */
+int pfm_zsock_wait_alone(pfm_zsock *z, int ms);
+/* Wait up to ms for sock to be readable (ZMQ_POLLIN) or writable
+ * (ZMQ_POLLOUT) or for a monitor event: 1 ready or event, 0 timeout
+ * (ms < 0: wait for ever), -1 error (errno). */
+int pfm_zsock_wait(pfm_zsock *z, short what, long ms);
+
+/* Bind or connect sock to each endpoint of the comma-separated list
+ * (@ binds, > connects, neither: bind when bind_default). */
+int pfm_zmq_attach(void *sock, const char *list, int bind_default,
+		   pfm_err *e);
 
 size_t pfm_opts_max_frame(const pfm_io_opts *o);
 

@@ -13,7 +13,8 @@
  * A stream is data frames followed by one end-of-stream frame
  * {type:"eos", v:1, count:N}. A reader checks N against what it saw, so
  * a cut stream is an error, never a silent short read. Concatenated
- * streams (cat a.mpk b.mpk) read as one. */
+ * streams (cat a.mpk b.mpk) read as one.
+ */
 #ifndef PFM_IO_H
 #define PFM_IO_H
 

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "cli.h"
+
 #define READ_CHUNK (256 << 10)
 #define UNPACKER_INITIAL (4 << 20)
 
@@ -30,6 +32,7 @@ struct pfm_reader {
 	zmq_msg_t msg;
 	int msg_live, zmq_done;
 	msgpack_zone zone;
+	int zone_live;
 	/* accounting */
 	uint64_t index;       /* frames of any type read */
 	uint64_t in_stream;   /* data frames since the last eos */
@@ -60,6 +63,7 @@ pfm_reader *pfm_reader_open(const char *spec, const pfm_io_opts *o,
 		if (pfm_zsock_open(&r->z, spec, 0, o, e))
 			goto fail;
 		msgpack_zone_init(&r->zone, 4096);
+		r->zone_live = 1;
 		return r;
 	}
 	r->fd = r->kind == PFM_EP_STDIO ? 0 : open(spec, O_RDONLY | O_CLOEXEC);
@@ -140,25 +144,41 @@ static int next_bytes(pfm_reader *r, const char **raw, size_t *len,
 	}
 }
 
-static int next_zmq(pfm_reader *r, const char **raw, size_t *len,
-		    msgpack_object *root)
+/* One message into r->msg: 1, or -1. Waits with the monitor in view: a
+ * producer that disconnects mid-stream and left nothing behind is an
+ * error now, not a wait for --timeout (or for ever). */
+static int recv_zmq(pfm_reader *r)
 {
-	if (r->zmq_done)
-		return 0;
-	if (r->msg_live)
-		zmq_msg_close(&r->msg);
-	zmq_msg_init(&r->msg);
-	r->msg_live = 1;
-	while (zmq_msg_recv(&r->msg, r->z.sock, 0) < 0) {
-		if (errno == EAGAIN)
-			return pfm_errf(&r->err, "no frame for %d ms (timeout): "
-					"is the producer alive?", r->timeout_ms);
-		if (errno != EINTR)
+	double end = r->timeout_ms > 0 ? pfm_now() + r->timeout_ms / 1e3 : 0;
+	for (;;) {
+		if (zmq_msg_recv(&r->msg, r->z.sock, ZMQ_DONTWAIT) >= 0)
+			return 1;
+		if (errno != EAGAIN && errno != EINTR)
 			return pfm_errf(&r->err, "receive: %s",
 					zmq_strerror(errno));
+		if (r->in_stream && !r->allow_no_eos && pfm_zsock_alone(&r->z))
+			return pfm_errf(&r->err, "the producer disconnected "
+					"after %llu frames without an "
+					"end-of-stream frame (it died or was "
+					"restarted)",
+					(unsigned long long)r->in_stream);
+		long ms = -1;
+		if (end) {
+			ms = (long)((end - pfm_now()) * 1e3);
+			if (ms <= 0)
+				return pfm_errf(&r->err, "no frame for %d ms "
+						"(timeout): is the producer "
+						"alive?", r->timeout_ms);
+		}
+		if (pfm_zsock_wait(&r->z, ZMQ_POLLIN, ms) < 0 && errno != EINTR)
+			return pfm_errf(&r->err, "poll: %s", zmq_strerror(errno));
 	}
-	const char *p = zmq_msg_data(&r->msg);
-	size_t n = zmq_msg_size(&r->msg);
+}
+
+/* Check and decode one message holding one frame. */
+static int decode(pfm_reader *r, const char *p, size_t n, const char **raw,
+		  size_t *len, msgpack_object *root)
+{
 	r->bytes += n;
 	long long sz = pfm_scan_object(p, n, r->max_frame, &r->err);
 	if (sz < 0)
@@ -173,6 +193,26 @@ static int next_zmq(pfm_reader *r, const char **raw, size_t *len,
 	*raw = p;
 	*len = n;
 	return 1;
+}
+
+static int next_zmq(pfm_reader *r, const char **raw, size_t *len,
+		    msgpack_object *root)
+{
+	if (r->msg_live)
+		zmq_msg_close(&r->msg);
+	r->msg_live = 0;
+	if (r->zmq_done) {
+		/* Closing tells the writer that we have everything: it
+		 * waits for that before it closes (see writer.c). */
+		pfm_zsock_close(&r->z);
+		return 0;
+	}
+	zmq_msg_init(&r->msg);
+	r->msg_live = 1;
+	if (recv_zmq(r) < 0)
+		return -1;
+	return decode(r, zmq_msg_data(&r->msg), zmq_msg_size(&r->msg), raw,
+		      len, root);
 }
 
 /* Close of a stream: check the eos count against what we saw. */
@@ -257,12 +297,11 @@ void pfm_reader_close(pfm_reader *r)
 	}
 	if (r->fd > 0)
 		close(r->fd);
-	if (r->kind == PFM_EP_ZMQ) {
-		if (r->msg_live)
-			zmq_msg_close(&r->msg);
-		if (r->z.ctx)
-			msgpack_zone_destroy(&r->zone);
+	if (r->msg_live)
+		zmq_msg_close(&r->msg);
+	if (r->zone_live)
+		msgpack_zone_destroy(&r->zone);
+	if (r->kind == PFM_EP_ZMQ)
 		pfm_zsock_close(&r->z);
-	}
 	free(r);
 }

@@ -1,6 +1,6 @@
-/* writer.c: frames to stdout, a file (atomically) or a ZeroMQ PUSH socket.
- * Byte streams are buffered; payloads larger than half the buffer are
- * written straight from the caller's memory (no copy). */
+/* writer.c: frames to stdout, a file (atomically) or a ZeroMQ PUSH
+ * socket. Byte streams are buffered; payloads larger than half
+ * the buffer are written straight from the caller's memory (no copy). */
 #include "endpoint.h"
 
 #include <errno.h>
@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "cli.h"
+
 #define WBUF (1 << 20)
 #define DIRECT (64 << 10)
 
@@ -22,6 +24,7 @@ struct pfm_writer {
 	size_t used;
 	msgpack_sbuffer sb; /* ZeroMQ: one message being built */
 	pfm_zsock z;
+	int timeout_ms;
 	uint64_t count, bytes;
 	pfm_err err;
 };
@@ -123,6 +126,7 @@ pfm_writer *pfm_writer_open(const char *spec, const pfm_io_opts *o,
 		 strcmp(spec, "-") ? spec : "stdout");
 	w->kind = pfm_endpoint_kind(spec);
 	w->fd = -1;
+	w->timeout_ms = o ? o->timeout_ms : 0;
 	int rc;
 	if (w->kind == PFM_EP_ZMQ) {
 		msgpack_sbuffer_init(&w->sb);
@@ -141,21 +145,36 @@ pfm_writer *pfm_writer_open(const char *spec, const pfm_io_opts *o,
 	return w;
 }
 
+/* Send without blocking past --timeout. */
+static int send_msg(pfm_writer *w, const void *p, size_t n)
+{
+	double end = w->timeout_ms > 0 ? pfm_now() + w->timeout_ms / 1e3 : 0;
+	for (;;) {
+		if (zmq_send(w->z.sock, p, n, ZMQ_DONTWAIT) >= 0)
+			return 0;
+		if (errno != EAGAIN && errno != EINTR)
+			break;
+		long ms = -1;
+		if (end && (ms = (long)((end - pfm_now()) * 1e3)) <= 0) {
+			errno = EAGAIN;
+			break;
+		}
+		if (pfm_zsock_wait(&w->z, ZMQ_POLLOUT, ms) < 0 && errno != EINTR)
+			break;
+	}
+	w->failed = 1;
+	return pfm_errf(&w->err, "%s: send: %s", w->name,
+			errno == EAGAIN ? "timeout: no reader took the frame"
+					: zmq_strerror(errno));
+}
+
+/* The message in sb to the socket. */
 static int zmq_send_sb(pfm_writer *w)
 {
-	int rc;
-	do
-		rc = zmq_send(w->z.sock, w->sb.data, w->sb.size, 0);
-	while (rc < 0 && errno == EINTR);
 	w->bytes += w->sb.size;
+	int rc = send_msg(w, w->sb.data, w->sb.size);
 	msgpack_sbuffer_clear(&w->sb);
-	if (rc < 0) {
-		w->failed = 1;
-		return pfm_errf(&w->err, "%s: send: %s", w->name,
-				errno == EAGAIN ? "timeout: no reader took the "
-				"frame" : zmq_strerror(errno));
-	}
-	return 0;
+	return rc;
 }
 
 static int emit_object(pfm_writer *w, const msgpack_object *o)
@@ -195,8 +214,8 @@ int pfm_write_raw(pfm_writer *w, const char *p, size_t n)
 	if (w->failed)
 		return -1;
 	if (w->kind == PFM_EP_ZMQ) {
-		msgpack_sbuffer_write(&w->sb, p, n);
-		if (zmq_send_sb(w))
+		w->bytes += n;
+		if (send_msg(w, p, n))
 			return -1;
 	} else if (put_bytes(w, p, n)) {
 		return -1;
@@ -259,7 +278,14 @@ int pfm_writer_close(pfm_writer *w, int complete, pfm_err *e)
 	int rc;
 	if (w->kind == PFM_EP_ZMQ) {
 		rc = complete && !w->failed ? write_eos(w) : 0;
-		pfm_zsock_close(&w->z); /* lingers to deliver the eos */
+		/* libzmq 4.3 drops what its engine has not written yet when
+		 * the socket closes, even with a linger (the last frames
+		 * to a slow reader). Readers disconnect once they have the
+		 * eos (reader.c): wait for that, then close. */
+		if (!rc && complete)
+			pfm_zsock_wait_alone(&w->z, w->timeout_ms > 0 ?
+					     w->timeout_ms : PFM_ZMQ_LINGER_MS);
+		pfm_zsock_close(&w->z); /* lingers to deliver the rest */
 		msgpack_sbuffer_destroy(&w->sb);
 	} else {
 		rc = finish_fd(w, complete && !w->failed);

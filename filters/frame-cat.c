@@ -25,6 +25,7 @@ static const char usage[] =
 "  -t, --type TYPE[,..]  select frames of these types\n"
 "  -n, --head N          the first N selected frames\n"
 "      --tail N          the last N selected frames\n"
+"      --rate N          at most N frames a second (a slow stage on purpose)\n"
 "      --max-frame SIZE  largest frame accepted (default 256M)\n"
 "      --hwm N           ZeroMQ high-water mark in frames (default 4)\n"
 "      --timeout SEC     ZeroMQ: fail when no frame moves for SEC seconds\n"
@@ -43,7 +44,7 @@ static const char usage[] =
 "  frame-cat --full a.mpk | frame-cat -J > b.mpk\n"
 "See frame-cat(1), pathfm-frames(5).\n";
 
-enum { O_FULL = 256, O_EOS, O_CHECK, O_SCHEMAS, O_TAIL, O_PROGRESS };
+enum { O_FULL = 256, O_EOS, O_CHECK, O_SCHEMAS, O_TAIL, O_RATE, O_PROGRESS };
 
 static const struct option longopts[] = {
 	{"input", required_argument, 0, 'i'},
@@ -58,6 +59,7 @@ static const struct option longopts[] = {
 	{"type", required_argument, 0, 't'},
 	{"head", required_argument, 0, 'n'},
 	{"tail", required_argument, 0, O_TAIL},
+	{"rate", required_argument, 0, O_RATE},
 	PFM_LONGOPT_MAX_FRAME,
 	PFM_LONGOPT_HWM,
 	PFM_LONGOPT_LENIENT,
@@ -106,6 +108,14 @@ int main(int argc, char **argv)
 						      c == 'n' ? "head" : "tail", optarg);
 			*(c == 'n' ? &o.head : &o.tail) = v;
 			break;
+		case O_RATE: {
+			char *end;
+			o.rate = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.rate > 0) || o.rate > 1e9)
+				return pfm_usage_fail("--rate: not a number of frames "
+						      "a second: '%s'", optarg);
+			break;
+		}
 		case O_PROGRESS: o.progress = 1; break;
 		case 'q': o.quiet = 1; break;
 		case 'h': fputs(usage, stdout); return 0;

@@ -118,18 +118,43 @@ if command -v script >/dev/null 2>&1; then
 	has tty-refused $T/tty.out "refusing to write binary frames to a terminal"
 fi
 
-# ZeroMQ: frames over ipc and tcp, ended by the eos frame.
-frame-cat --timeout 30 --hwm 64 -F -i "@ipc://$T/sock" > $T/z.mpk 2>$T/z.err &
+# ZeroMQ: frames over ipc and tcp, ended by the eos frame, with the
+# default high-water mark: the sender closes only once the receiver has
+# everything, so none of the last frames is lost to a slow receiver.
+frame-cat --timeout 30 -F -i "@ipc://$T/sock" > $T/z.mpk 2>$T/z.err &
 pid=$!
 expect zmq-send 0 "frame-cat -F -o '>ipc://$T/sock' $T/s.mpk"
 wait $pid && pass || fail "zmq receiver failed: $(cat $T/z.err)"
 same zmq-ipc $T/s.mpk $T/z.mpk
 port=$((30000 + $$ % 20000))
-frame-cat --timeout 30 --hwm 400 -c -i "@tcp://127.0.0.1:$port" > $T/zc.out 2>$T/z.err &
+frame-cat --timeout 30 -c -i "@tcp://127.0.0.1:$port" > $T/zc.out 2>$T/z.err &
 pid=$!
 expect zmq-tcp-send 0 "frame-cat -F -o '>tcp://127.0.0.1:$port' $T/big.mpk"
 wait $pid && pass || fail "zmq tcp receiver failed: $(cat $T/z.err)"
 has zmq-tcp-count $T/zc.out "320"
+for i in 1 2 3; do
+	frame-cat --timeout 30 -F -i "@ipc://$T/slow$i" 2>$T/z.err | frame-cat -c --rate 2000 > $T/zs.out &
+	expect "zmq-slow-send-$i" 0 "frame-cat -F -o '>ipc://$T/slow$i' $T/big.mpk"
+	wait
+	has "zmq-slow-receiver-$i" $T/zs.out "320"
+done
+# A producer that dies mid-stream is an error at once, not a wait.
+frame-cat --timeout 30 -c -i "@ipc://$T/dies" > /dev/null 2>$T/z.err &
+pid=$!
+frame-cat -F --rate 200 -o ">ipc://$T/dies" $T/big.mpk & prod=$!
+sleep 0.5
+kill -9 $prod
+wait $pid
+[ $? = 1 ] && pass || fail "zmq: a producer that died was not an error"
+has zmq-producer-died $T/z.err "the producer disconnected after"
+# --rate: a slow stage on purpose.
+expect rate 0 "frame-cat -c --rate 50 $T/s.mpk"
+has rate "$T/out" "5"
+t0=$(date +%s%N)
+frame-cat -F --rate 100 $T/big.mpk | frame-cat -c > /dev/null
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ $ms -ge 3000 ] && [ $ms -lt 20000 ] && pass || fail "rate: 320 frames at 100/s took $ms ms"
+expect bad-rate 2 frame-cat --rate 0 $T/s.mpk
 expect zmq-timeout 1 frame-cat --timeout 0.2 -c -i "@ipc://$T/nobody"
 has zmq-timeout "$T/err" "timeout"
 expect bad-timeout 2 frame-cat --timeout soon

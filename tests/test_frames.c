@@ -471,11 +471,11 @@ static void *zproducer(void *arg)
 static void zmq_roundtrip(const char *in_spec, const char *out_spec)
 {
 	pfm_err e = {0};
-	/* The timeout keeps a failed producer from hanging us. The receive
-	 * high-water mark exceeds the stream: libzmq 4.3 drops frames still
-	 * in flight to a full receiver when the sender disconnects (see
-	 * BUGS in frame-cat(1)); the eos count reports that as an error. */
-	pfm_io_opts o = {.timeout_ms = 20000, .zmq_hwm = 256};
+	/* The timeout keeps a failed producer from hanging us. The default
+	 * high-water mark: the writer closes once we have the eos, so
+	 * libzmq's drop at close of frames queued to a full receiver (4.3)
+	 * does not happen. */
+	pfm_io_opts o = {.timeout_ms = 20000};
 	pfm_reader *r = pfm_reader_open(in_spec, &o, &e);
 	CHECK(r, "%s: %s", in_spec, e.msg);
 	if (!r)
