@@ -747,6 +747,9 @@ static int make_model(run_t *s, const pfm_st *ckpt, int64_t step,
 		if (pfm_distill_restore(s->d, ckpt, e))
 			return -1;
 		s->d->step = step;
+		if (s->o->name) /* naming the teacher changes no number */
+			snprintf(s->arch.name, sizeof s->arch.name, "%s",
+				 s->o->name);
 	}
 	const pfm_distill_opts *o = &s->dopt;
 	int B = s->B = o->batch, P = s->d->m.cfg.patch;
