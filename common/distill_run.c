@@ -904,6 +904,10 @@ static int loop(run_t *s, pfm_st *ckpt, int64_t step, pfm_err *e)
 	while (!(s->d && s->d->step >= s->dopt.steps) && !(o->stop && *o->stop)) {
 		double t0 = pfm_now();
 		int n = fill(s, B, &eof, e);
+		/* Ctrl-C on a pipeline stops the producers too: their cut
+		 * stream is no error once we were asked to stop */
+		if (n < 0 && o->stop && *o->stop)
+			break;
 		if (n < 0)
 			return -1;
 		if (n < B) {
