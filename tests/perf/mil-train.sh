@@ -62,6 +62,7 @@ torch_epoch() {
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 echo "mil-train: one ABMIL epoch, $NB bags x $NT tiles x $D, $bytes bytes of frames in $dir"
 echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r); OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; $RUNS runs each, medians"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 printf '| threads | mil-train epoch s | ms/bag | torch epoch s | ms/bag | torch / mil-train |\n'
 printf '|---:|---:|---:|---:|---:|---:|\n'
@@ -77,4 +78,9 @@ for t in $THREADS; do
 	p=$(median < "$work/p")
 	awk -v t="$t" -v m="$m" -v p="$p" -v n="$NB" \
 		'BEGIN {printf "| %d | %.2f | %.2f | %.2f | %.2f | %.2fx |\n", t, m, 1000 * m / n, p, 1000 * p / n, p / m}'
+	echo "$t thread(s): mil-train $(tr '\n' ' ' < "$work/m")/ torch $(tr '\n' ' ' < "$work/p")" >> "$work/runs"
 done
+echo
+echo "Each run (epoch seconds, in the order run, alternating the two):"
+sed 's/^/    /' "$work/runs"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
