@@ -47,6 +47,8 @@ LIB      := $(BUILD)/libpathfm.a
 PROGS    := $(patsubst filters/%.c,$(BINDIR)/%,$(wildcard filters/*.c))
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 SCHEMAS  := $(sort $(wildcard schemas/*.json))
+PIPELINES := pretrain extract-features bench-wsi-cls bench-survival \
+            bench-roi-cls bench-retrieval suite
 
 .PHONY: all test check check-asan demo deps install fuzz perf clean info
 all: info $(PROGS)
@@ -97,8 +99,9 @@ check-asan:
 	$(MAKE) check BUILD=build-asan BINDIR=build-asan/bin OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" CUDA=0
 
+# The demo (pipelines/demo, bash) on the data shipped in tests/data.
 demo: deps all
-	sh pipelines/demo
+	bash pipelines/demo
 
 deps:
 	@sh tools/deps.sh
@@ -136,6 +139,13 @@ install: all
 	for s in 1 5 7; do for f in man/man$$s/*.$$s; do [ -e "$$f" ] && \
 	  install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; done; true
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(PREFIX)/share/pathfm/schemas/
+	# the pipelines (bash): in share/pathfm/pipelines with their shared
+	# functions, on PATH as pathfm-NAME; the demo runs from a checkout only
+	install -d $(DESTDIR)$(PREFIX)/share/pathfm/pipelines
+	install -m 644 pipelines/lib.sh pipelines/bench.sh $(DESTDIR)$(PREFIX)/share/pathfm/pipelines/
+	for p in $(PIPELINES); do \
+	  install -m 755 pipelines/$$p $(DESTDIR)$(PREFIX)/share/pathfm/pipelines/ && \
+	  ln -sf ../share/pathfm/pipelines/$$p $(DESTDIR)$(PREFIX)/bin/pathfm-$$p || exit 1; done
 	# convert-weights needs Python with torch: not in bin/; run it from
 	# share/pathfm/tools with PATHFM_PYTHON set (see convert-weights(1))
 	install -d $(DESTDIR)$(PREFIX)/share/pathfm/tools/convert_weights

@@ -1,18 +1,37 @@
 #!/bin/sh
-# The demo (make demo) runs end to end on shipped data and makes its outputs.
+# The demo (make demo) runs end to end on shipped data and makes its
+# outputs; here in its quick form (2 training steps, 64 px crops, a
+# quarter of the task tiles), which exercises every step in seconds.
 . tests/lib.sh
-expect demo 0 "PFM_BIN=$BIN sh pipelines/demo $T/demo"
+expect demo 0 "PFM_BIN=$BIN pipelines/demo --quick $T/demo"
 has demo-check "$T/err" "all frames valid"
 has demo-zmq "$T/err" "byte-identical"
-has demo-qc "$T/err" "tile-filter: "
-has demo-qc-rejects "$T/out" '"why":"'
 has demo-tcga "$T/err" "give --assume-mpp or --assume-mag"
-has demo-rank "$T/out" "chi2_F = 9.2786"
-for f in cmu-grid.mpk cmu-kept.mpk qc.json tcga.mpk cd.svg CMU-1-Small-Region.png; do
+has demo-filter "$T/err" "dropped"
+has demo-student "$T/err" "fine_cls"
+has demo-rank "$T/out" "| rank | model | avg rank |"
+has demo-report "$T/err" "the report: $T/demo/bench/report/README.md"
+for f in cmu-grid.mpk tcga.mpk CMU-1-Small-Region.png qc.json demo.suite \
+	models/random.safetensors models/expert-fine/model.safetensors \
+	models/expert-coarse/model.safetensors models/student/model.safetensors \
+	models/student/metrics/000.mpk bench/report/README.md bench/report/cd.svg \
+	bench/report/heatmap.svg bench/report/ranks.csv bench/report/tasks/regions.md; do
 	[ -s "$T/demo/$f" ] && pass || fail "demo: $f missing"
 done
 n=$(frame-cat -c "$T/demo/cmu-grid.mpk")
 [ "$n" -gt 20 ] && pass || fail "demo: only $n tiles"
-expect demo-help 0 sh pipelines/demo --help
-has demo-help "$T/out" "Usage: pipelines/demo"
+# every model on every task, each task and model named in the summary
+r=$T/demo/bench/report
+for t in origin origin-retrieval regions tissue scale; do
+	has "report-$t" "$r/README.md" "[$t](tasks/$t.md)"
+	for m in student expert-fine expert-coarse random; do
+		[ -s "$T/demo/bench/results/$t/$m.mpk" ] && pass || fail "demo: no results of $m on $t"
+	done
+done
+has report-models "$r/ranks.csv" "expert-coarse"
+# the student was distilled from both experts
+has student-experts "$T/demo/models/student/pipeline" "-e fine:1:0.25 -e coarse:1:0.25"
+expect demo-help 0 pipelines/demo --help
+has demo-help "$T/out" "Usage: demo"
+expect demo-bad 2 pipelines/demo --bogus
 finish
