@@ -27,6 +27,7 @@ typedef struct {
 	pfm_progress prog;
 	int64_t selected;
 	int invalid;
+	int hub_in;      /* the input is a hub: pass its sync frames back */
 	double t0;       /* --rate: when the first frame went */
 	int64_t paced;
 	/* --tail: copies of the last N frames' bytes */
@@ -109,6 +110,10 @@ static void pace(cat_state *s)
 static int handle(cat_state *s, const pfm_frame *f)
 {
 	const pfm_cat_opts *o = s->o;
+	/* Transport control, not data: back to the hub, never selected,
+	 * counted or checked. */
+	if (s->hub_in && pfm_frame_is(f, PFM_T_SYNC))
+		return s->w ? emit(s, f) : GO;
 	pfm_progress_add(&s->prog, !pfm_frame_is(f, PFM_T_EOS), f->raw_len);
 	if (pfm_frame_is(f, PFM_T_EOS))
 		return o->show_eos && !s->w && !o->count && o->tail < 0 ?
@@ -173,6 +178,7 @@ static int run_frames(cat_state *s, const char *spec)
 {
 	pfm_io_opts io = s->o->io;
 	io.return_eos = 1;
+	s->hub_in = pfm_spec_is_hub(spec);
 	pfm_reader *r = pfm_reader_open(spec, &io, s->e);
 	if (!r)
 		return FAIL;

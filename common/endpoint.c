@@ -17,6 +17,8 @@ int pfm_endpoint_kind(const char *spec)
 {
 	if (!strcmp(spec, "-"))
 		return PFM_EP_STDIO;
+	if (!strncmp(spec, PFM_HUB_PREFIX, strlen(PFM_HUB_PREFIX)))
+		return PFM_EP_HUB;
 	if (spec[0] == '@' || spec[0] == '>' || strstr(spec, "://"))
 		return PFM_EP_ZMQ;
 	return PFM_EP_FILE;
@@ -24,7 +26,13 @@ int pfm_endpoint_kind(const char *spec)
 
 int pfm_spec_is_zmq(const char *spec)
 {
-	return pfm_endpoint_kind(spec) == PFM_EP_ZMQ;
+	int k = pfm_endpoint_kind(spec);
+	return k == PFM_EP_ZMQ || k == PFM_EP_HUB;
+}
+
+int pfm_spec_is_hub(const char *spec)
+{
+	return pfm_endpoint_kind(spec) == PFM_EP_HUB;
 }
 
 static int attach(void *sock, const char *ep, int bind, pfm_err *e)

@@ -8,7 +8,9 @@
 #include "err.h"
 #include "io.h"
 
-enum { PFM_EP_STDIO, PFM_EP_FILE, PFM_EP_ZMQ };
+enum { PFM_EP_STDIO, PFM_EP_FILE, PFM_EP_ZMQ, PFM_EP_HUB };
+
+#define PFM_HUB_PREFIX "hub:"
 
 int pfm_endpoint_kind(const char *spec);
 

@@ -8,13 +8,21 @@
  *   ">tcp://host:5555"  ZeroMQ, connect
  *   "tcp://..."         ZeroMQ with CZMQ's default: inputs (PULL) bind,
  *                       outputs (PUSH) connect
+ *   "hub:tcp://host:5556" a worker of frame-hub (worklink.h): given as
+ *                       both input and output of one program, it takes
+ *                       frames from the hub and gives back the outputs,
+ *                       with acknowledgements, credit and heartbeats
  * Several ZeroMQ endpoints may be joined with commas, as in CZMQ.
  *
  * A stream is data frames followed by one end-of-stream frame
  * {type:"eos", v:1, count:N}. A reader checks N against what it saw, so
  * a cut stream is an error, never a silent short read. Concatenated
  * streams (cat a.mpk b.mpk) read as one.
- */
+ *
+ * A hub input also hands the program {type:"sync", v:1, _seq:N} frames
+ * now and then: stages pass them on like any frame of a type they do not
+ * handle (after the frames before them), and the hub output takes them
+ * back. They are never counted or written anywhere else. */
 #ifndef PFM_IO_H
 #define PFM_IO_H
 
@@ -27,6 +35,7 @@
 #define PFM_MAX_FRAME_DEFAULT ((size_t)256 << 20)
 #define PFM_MAX_OBJECTS 1000000 /* msgpack objects per frame */
 #define PFM_MAX_DEPTH 32
+#define PFM_T_SYNC "sync"
 
 typedef struct {
 	size_t max_frame;  /* bytes; 0 = PFM_MAX_FRAME_DEFAULT */
@@ -36,6 +45,9 @@ typedef struct {
 	int allow_no_eos;  /* reader: EOF without eos is not an error */
 	int timeout_ms;    /* ZeroMQ: give up when no frame moves for this
 			    * long (a dead peer); 0 = wait for ever */
+	int fail_on_disconnect; /* ZeroMQ writer: a reader that disconnects
+				 * mid-stream is an error (frame-hub's output:
+				 * a finite stream that nobody else can take) */
 } pfm_io_opts;
 
 /* Scan one MessagePack object at p[0..n) without allocating: returns its
@@ -49,8 +61,11 @@ long long pfm_scan_object(const char *p, size_t n, size_t max_bytes,
 long long pfm_scan_object_hint(const char *p, size_t n, size_t max_bytes,
 			       size_t *need, pfm_err *e);
 
-/* Is spec a ZeroMQ endpoint (as opposed to - or a file)? */
+/* Is spec a ZeroMQ endpoint (as opposed to - or a file)? Hub endpoints
+ * are. */
 int pfm_spec_is_zmq(const char *spec);
+/* Is spec a frame-hub worker endpoint ("hub:...")? */
+int pfm_spec_is_hub(const char *spec);
 
 typedef struct pfm_reader pfm_reader;
 

@@ -1,8 +1,9 @@
-/* reader.c: frames from stdin, a file or a ZeroMQ PULL socket.
+/* reader.c: frames from stdin, a file, a ZeroMQ PULL socket or a hub.
  * Byte streams go through msgpack-c's streaming unpacker (zero copy: bin
  * payloads point into its buffer); each frame is first checked by
  * pfm_scan_object so hostile headers cannot make msgpack-c allocate. */
 #include "endpoint.h"
+#include "worklink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,8 +34,9 @@ struct pfm_reader {
 	int msg_live, zmq_done;
 	msgpack_zone zone;
 	int zone_live;
+	pfm_worklink *link; /* a hub input */
 	/* accounting */
-	uint64_t index;       /* frames of any type read */
+	uint64_t index;       /* frames of any type read (a hub's: its seq) */
 	uint64_t in_stream;   /* data frames since the last eos */
 	uint64_t data_frames; /* data frames in total */
 	uint64_t bytes;
@@ -59,8 +61,9 @@ pfm_reader *pfm_reader_open(const char *spec, const pfm_io_opts *o,
 	r->return_eos = o && o->return_eos;
 	r->allow_no_eos = o && o->allow_no_eos;
 	r->timeout_ms = o ? o->timeout_ms : 0;
-	if (r->kind == PFM_EP_ZMQ) {
-		if (pfm_zsock_open(&r->z, spec, 0, o, e))
+	if (r->kind == PFM_EP_ZMQ || r->kind == PFM_EP_HUB) {
+		if (r->kind == PFM_EP_ZMQ ? pfm_zsock_open(&r->z, spec, 0, o, e)
+					  : !(r->link = pfm_worklink_attach(spec, 0, o, e)))
 			goto fail;
 		msgpack_zone_init(&r->zone, 4096);
 		r->zone_live = 1;
@@ -215,6 +218,24 @@ static int next_zmq(pfm_reader *r, const char **raw, size_t *len,
 		      len, root);
 }
 
+static int next_hub(pfm_reader *r, const char **raw, size_t *len,
+		    msgpack_object *root)
+{
+	const char *p;
+	size_t n;
+	uint64_t seq;
+	int rc = pfm_worklink_next(r->link, &p, &n, &seq, &r->err);
+	if (rc <= 0) {
+		if (rc == 0)
+			r->eos_last = 1; /* the hub's end: no count to check */
+		return rc;
+	}
+	/* Frames are numbered as in the hub's input, the same on every
+	 * worker: messages about one name it the same way. */
+	r->index = seq;
+	return decode(r, p, n, raw, len, root);
+}
+
 /* Close of a stream: check the eos count against what we saw. */
 static int on_eos(pfm_reader *r, const pfm_frame *f)
 {
@@ -252,7 +273,8 @@ int pfm_read(pfm_reader *r, pfm_frame *f)
 		size_t len = 0;
 		msgpack_object root;
 		int rc = r->kind == PFM_EP_ZMQ ? next_zmq(r, &raw, &len, &root)
-					       : next_bytes(r, &raw, &len, &root);
+			 : r->kind == PFM_EP_HUB ? next_hub(r, &raw, &len, &root)
+						 : next_bytes(r, &raw, &len, &root);
 		if (rc == 0)
 			return at_end(r) ? pfm_err_prefix(&r->err, "%s", r->name)
 					 : 0;
@@ -275,6 +297,9 @@ int pfm_read(pfm_reader *r, pfm_frame *f)
 				return 1;
 			continue;
 		}
+		/* A hub's sync frames are control, not data. */
+		if (r->kind == PFM_EP_HUB && pfm_frame_is(f, PFM_T_SYNC))
+			return 1;
 		r->eos_last = 0;
 		r->in_stream++;
 		r->data_frames++;
@@ -303,5 +328,7 @@ void pfm_reader_close(pfm_reader *r)
 		msgpack_zone_destroy(&r->zone);
 	if (r->kind == PFM_EP_ZMQ)
 		pfm_zsock_close(&r->z);
+	if (r->link)
+		pfm_worklink_detach(r->link, 0, 0, NULL);
 	free(r);
 }

@@ -1,7 +1,8 @@
-/* writer.c: frames to stdout, a file (atomically) or a ZeroMQ PUSH
- * socket. Byte streams are buffered; payloads larger than half
+/* writer.c: frames to stdout, a file (atomically), a ZeroMQ PUSH socket
+ * or back to a hub. Byte streams are buffered; payloads larger than half
  * the buffer are written straight from the caller's memory (no copy). */
 #include "endpoint.h"
+#include "worklink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +25,8 @@ struct pfm_writer {
 	size_t used;
 	msgpack_sbuffer sb; /* ZeroMQ: one message being built */
 	pfm_zsock z;
-	int timeout_ms;
+	int timeout_ms, fail_on_disconnect;
+	pfm_worklink *link; /* a hub output */
 	uint64_t count, bytes;
 	pfm_err err;
 };
@@ -127,17 +129,22 @@ pfm_writer *pfm_writer_open(const char *spec, const pfm_io_opts *o,
 	w->kind = pfm_endpoint_kind(spec);
 	w->fd = -1;
 	w->timeout_ms = o ? o->timeout_ms : 0;
+	w->fail_on_disconnect = o && o->fail_on_disconnect;
 	int rc;
 	if (w->kind == PFM_EP_ZMQ) {
 		msgpack_sbuffer_init(&w->sb);
 		rc = pfm_zsock_open(&w->z, spec, 1, o, e);
+	} else if (w->kind == PFM_EP_HUB) {
+		msgpack_sbuffer_init(&w->sb);
+		w->link = pfm_worklink_attach(spec, 1, o, e);
+		rc = w->link ? 0 : -1;
 	} else {
 		w->buf = malloc(WBUF);
 		rc = w->buf ? open_fd(w, spec, o, e) : pfm_errf(e, "out of memory");
 	}
 	if (rc) {
 		free(w->buf);
-		if (w->kind == PFM_EP_ZMQ)
+		if (w->kind == PFM_EP_ZMQ || w->kind == PFM_EP_HUB)
 			msgpack_sbuffer_destroy(&w->sb);
 		free(w);
 		return NULL;
@@ -145,11 +152,22 @@ pfm_writer *pfm_writer_open(const char *spec, const pfm_io_opts *o,
 	return w;
 }
 
-/* Send without blocking past --timeout. */
+static int gone(pfm_writer *w)
+{
+	w->failed = 1;
+	return pfm_errf(&w->err, "%s: the reader disconnected after %llu "
+			"frames (it died or was restarted)", w->name,
+			(unsigned long long)w->count);
+}
+
+/* Send without blocking past --timeout; with fail_on_disconnect, a
+ * reader that went away is an error rather than a wait. */
 static int send_msg(pfm_writer *w, const void *p, size_t n)
 {
 	double end = w->timeout_ms > 0 ? pfm_now() + w->timeout_ms / 1e3 : 0;
 	for (;;) {
+		if (w->fail_on_disconnect && pfm_zsock_alone(&w->z))
+			return gone(w);
 		if (zmq_send(w->z.sock, p, n, ZMQ_DONTWAIT) >= 0)
 			return 0;
 		if (errno != EAGAIN && errno != EINTR)
@@ -168,11 +186,20 @@ static int send_msg(pfm_writer *w, const void *p, size_t n)
 					: zmq_strerror(errno));
 }
 
-/* The message in sb to the socket. */
+/* The message in sb to the socket or the hub. */
 static int zmq_send_sb(pfm_writer *w)
 {
+	int rc;
 	w->bytes += w->sb.size;
-	int rc = send_msg(w, w->sb.data, w->sb.size);
+	if (w->kind == PFM_EP_HUB) {
+		rc = pfm_worklink_put(w->link, w->sb.data, w->sb.size, &w->err);
+		if (rc < 0) {
+			w->failed = 1;
+			pfm_err_prefix(&w->err, "%s", w->name);
+		}
+	} else {
+		rc = send_msg(w, w->sb.data, w->sb.size);
+	}
 	msgpack_sbuffer_clear(&w->sb);
 	return rc;
 }
@@ -182,7 +209,7 @@ static int emit_object(pfm_writer *w, const msgpack_object *o)
 	if (w->failed)
 		return -1;
 	msgpack_packer pk;
-	if (w->kind == PFM_EP_ZMQ) {
+	if (w->kind == PFM_EP_ZMQ || w->kind == PFM_EP_HUB) {
 		msgpack_packer_init(&pk, &w->sb, msgpack_sbuffer_write);
 		if (msgpack_pack_object(&pk, *o))
 			return pfm_errf(&w->err, "out of memory");
@@ -203,24 +230,32 @@ static int refuse_eos(pfm_writer *w, const msgpack_object *o)
 int pfm_write(pfm_writer *w, pfm_build *b)
 {
 	const msgpack_object *o = pfm_build_object(b);
-	if (refuse_eos(w, o) || emit_object(w, o))
+	int rc = refuse_eos(w, o) ? -1 : emit_object(w, o);
+	if (rc < 0)
 		return -1;
-	w->count++;
+	w->count += rc == 0; /* 1: a sync frame went back to the hub */
 	return 0;
 }
 
 int pfm_write_raw(pfm_writer *w, const char *p, size_t n)
 {
+	int rc = 0;
 	if (w->failed)
 		return -1;
-	if (w->kind == PFM_EP_ZMQ) {
+	if (w->kind == PFM_EP_HUB) {
+		w->bytes += n;
+		if ((rc = pfm_worklink_put(w->link, p, n, &w->err)) < 0) {
+			w->failed = 1;
+			return pfm_err_prefix(&w->err, "%s", w->name);
+		}
+	} else if (w->kind == PFM_EP_ZMQ) {
 		w->bytes += n;
 		if (send_msg(w, p, n))
 			return -1;
 	} else if (put_bytes(w, p, n)) {
 		return -1;
 	}
-	w->count++;
+	w->count += rc == 0;
 	return 0;
 }
 
@@ -231,9 +266,10 @@ int pfm_write_frame(pfm_writer *w, const pfm_frame *f)
 	/* Unchanged frames go out as their original bytes. */
 	if (f->raw)
 		return pfm_write_raw(w, f->raw, f->raw_len);
-	if (emit_object(w, &f->root))
+	int rc = emit_object(w, &f->root);
+	if (rc < 0)
 		return -1;
-	w->count++;
+	w->count += rc == 0;
 	return 0;
 }
 
@@ -286,6 +322,12 @@ int pfm_writer_close(pfm_writer *w, int complete, pfm_err *e)
 			pfm_zsock_wait_alone(&w->z, w->timeout_ms > 0 ?
 					     w->timeout_ms : PFM_ZMQ_LINGER_MS);
 		pfm_zsock_close(&w->z); /* lingers to deliver the rest */
+		msgpack_sbuffer_destroy(&w->sb);
+	} else if (w->kind == PFM_EP_HUB) {
+		rc = pfm_worklink_detach(w->link, 1, complete && !w->failed,
+					 &w->err);
+		if (rc)
+			pfm_err_prefix(&w->err, "%s", w->name);
 		msgpack_sbuffer_destroy(&w->sb);
 	} else {
 		rc = finish_fd(w, complete && !w->failed);

@@ -42,7 +42,8 @@ static const char usage[] =
 "  frame-cat --check -c tiles.mpk\n"
 "  frame-cat -t tile -n 10 -F tiles.mpk > first10.mpk\n"
 "  frame-cat --full a.mpk | frame-cat -J > b.mpk\n"
-"See frame-cat(1), pathfm-frames(5).\n";
+"  frame-cat -F -i hub:tcp://hub:5556 -o hub:tcp://hub:5556   (a worker)\n"
+"See frame-cat(1), frame-hub(1), pathfm-frames(5).\n";
 
 enum { O_FULL = 256, O_EOS, O_CHECK, O_SCHEMAS, O_TAIL, O_RATE, O_PROGRESS };
 
