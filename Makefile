@@ -48,7 +48,7 @@ PROGS    := $(patsubst filters/%.c,$(BINDIR)/%,$(wildcard filters/*.c))
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 SCHEMAS  := $(sort $(wildcard schemas/*.json))
 PIPELINES := pretrain extract-features bench-wsi-cls bench-survival \
-            bench-roi-cls bench-retrieval suite
+            bench-roi-cls bench-retrieval suite scale
 
 .PHONY: all test check check-asan demo deps install fuzz perf clean info
 all: info $(PROGS)
