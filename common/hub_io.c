@@ -26,11 +26,15 @@ static void *input_main(void *arg)
 		size_t at, len, val;
 		int has = pfm_map_find(f.raw, f.raw_len, PFM_SEQ_KEY, &at, &len,
 				       &val, &e);
+		if (has > 0)
+			pfm_errf(&e, "frame %llu has the key %s, which "
+				 "frame-hub keeps for frame ids",
+				 (unsigned long long)f.index, PFM_SEQ_KEY);
+		else if (!has && pfm_frame_is(&f, PFM_T_SYNC))
+			has = pfm_errf(&e, "frame %llu is of type %s, which "
+				       "frame-hub keeps for its workers",
+				       (unsigned long long)f.index, PFM_T_SYNC);
 		if (has) {
-			if (has > 0)
-				pfm_errf(&e, "frame %llu has the key %s, which "
-					 "frame-hub keeps for frame ids",
-					 (unsigned long long)f.index, PFM_SEQ_KEY);
 			pfm_err_prefix(&e, "%s", pfm_reader_name(h->r));
 			break;
 		}

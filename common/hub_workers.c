@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "endpoint.h"
+#include "frameid.h"
 
 void hub_worker_free(hub_worker *w)
 {
@@ -155,16 +156,14 @@ static void take_upto(hub_worker *w, int pos)
 		w->credit++;
 }
 
+/* A take of seq: the stage took every frame sent up to it. */
 static void on_take(hub_t *h, hub_worker *w, uint64_t seq)
 {
+	(void)h;
 	int pos = fifo_pos(w, seq);
-	if (pos < 0 || pos < w->ntaken)
-		return; /* finished, or taken with its output already */
-	if (pos != w->ntaken) {
-		hub_lose(h, w, "took frames out of order", 1);
-		return;
-	}
-	take_upto(w, pos);
+	if (pos >= w->ntaken)
+		take_upto(w, pos);
+	/* else finished, or taken with its output already */
 }
 
 static void on_out(hub_t *h, hub_worker *w, const pfm_hubmsg *m,
@@ -182,9 +181,14 @@ static void on_out(hub_t *h, hub_worker *w, const pfm_hubmsg *m,
 	long long sz = n ? pfm_scan_object((const char *)p, n,
 					   pfm_opts_max_frame(&h->o->io),
 					   &e) : 0;
-	if (sz != (long long)n || !n || ((p[0] & 0xf0) != 0x80 && p[0] != 0xde &&
-					 p[0] != 0xdf)) {
-		snprintf(why, sizeof why, "sent an output that is not one "
+	size_t at, len, val;
+	const char *type = NULL;
+	size_t tl = 0;
+	if (sz == (long long)n && n &&
+	    pfm_map_find((const char *)p, n, "type", &at, &len, &val, &e) == 1)
+		pfm_mp_str((const char *)p + val, n - val, &type, &tl);
+	if (!type || (tl == 3 && !memcmp(type, PFM_T_EOS, 3))) {
+		snprintf(why, sizeof why, "sent an output that is not a data "
 			 "frame%s%.200s", e.msg[0] ? ": " : "", e.msg);
 		hub_lose(h, w, why, 1);
 		return;

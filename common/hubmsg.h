@@ -22,7 +22,7 @@
 enum {
 	/* worker -> hub */
 	PFM_HUB_HELLO = 'H',   /* a: frames it may be sent ahead; text: name */
-	PFM_HUB_TAKE = 'T',    /* a: seq handed to the stage */
+	PFM_HUB_TAKE = 'T',    /* a: seq: frames up to it are at the stage */
 	PFM_HUB_OUT = 'O',     /* a: seq, b: output index; frame; flags: */
 	PFM_HUB_DONE = 'D',    /* a: every taken frame up to seq is finished */
 	PFM_HUB_BYE = 'B',     /* flags: PFM_HUB_FAILED; text: why */

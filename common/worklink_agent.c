@@ -169,9 +169,12 @@ static void from_hub(agent_t *a)
 	}
 }
 
-/* The reader: frames taken (credit back to the hub), its close. */
+/* The reader: frames taken (credit back to the hub), its close. Takes
+ * waiting together go as one: a take of k says every frame the worker
+ * was sent up to k was taken. */
 static void from_reader(agent_t *a)
 {
+	pfm_hubmsg take = {.cmd = 0};
 	for (;;) {
 		pfm_hubmsg m;
 		zmq_msg_t body;
@@ -179,16 +182,16 @@ static void from_reader(agent_t *a)
 		zmq_msg_init(&body);
 		int rc = pfm_hub_recv(a->l->ard, NULL, &m, &body, &has,
 				      ZMQ_DONTWAIT, NULL);
-		if (rc <= 0) {
-			zmq_msg_close(&body);
-			return;
-		}
-		if (m.cmd == PFM_HUB_CLOSE)
-			a->rd_closed = 1;
-		else if (!a->failed)
-			to_hub(a, &m, &body, has);
 		zmq_msg_close(&body);
+		if (rc <= 0)
+			break;
+		if (m.cmd == PFM_HUB_TAKE)
+			take = m;
+		else if (m.cmd == PFM_HUB_CLOSE)
+			a->rd_closed = 1;
 	}
+	if (take.cmd && !a->failed)
+		to_hub(a, &take, NULL, 0);
 }
 
 /* The writer: one output (or done, or bye). The reader's messages go

@@ -193,6 +193,10 @@ printf '{"type":"tile","v":1,"_seq":5}\n' | frame-cat -J > $T/seq.mpk
 ep H
 expect reserved-key 1 "$TO frame-hub -w $H -i $T/seq.mpk"
 has reserved-key "$T/err" "has the key _seq, which frame-hub keeps for frame ids"
+printf '{"type":"sync","v":1}\n' | frame-cat -J > $T/sync.mpk
+ep H
+expect reserved-type 1 "$TO frame-hub -w $H -i $T/sync.mpk"
+has reserved-type "$T/err" "is of type sync, which frame-hub keeps"
 
 # The worker side: both ends on the hub; no hub within --timeout.
 ep H
