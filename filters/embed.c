@@ -166,8 +166,8 @@ int main(int argc, char **argv)
 	pfm_err e = {0};
 	rc = info ? pfm_embed_info(&o, &e) : pfm_embed_run(&o, &e);
 	if (rc < 0) {
-		if (e.code == EPIPE)
-			return PFM_EXIT_DATA;
+		if (e.code == EPIPE) /* the reader left: not our failure */
+			return 0;
 		return pfm_fail("%s", e.msg);
 	}
 	return rc ? PFM_EXIT_DATA : 0;

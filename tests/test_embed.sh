@@ -19,7 +19,6 @@ done
 # The page is assembled from man/src: committed up to date.
 cat man/src/embed.1.head man/src/embed-preprocessing.roff man/src/embed.1.tail > $T/embed.1
 same man-up-to-date man/man1/embed.1 $T/embed.1
-expect man-renders 0 "MANWIDTH=80 man -l man/man1/embed.1 2>&1 >/dev/null | grep -v '^$' | tee $T/manerr | wc -l | grep -qx 0"
 expect version 0 embed --version
 has version "$T/out" "embed (pathfm)"
 expect bad-option 2 embed --bogus

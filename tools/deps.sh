@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 pkgs="build-essential pkg-config libopenslide-dev libtiff-dev libturbojpeg0-dev
 libpng-dev libzmq3-dev libopenblas-dev clang libclang-rt-14-dev jq
 libdnnl-dev"
-# groff-base: test_manpages.sh renders every page with groff -ww (a
-# standard Debian install has it; minimal images do not).
-pkgs="$pkgs groff-base"
+# groff-base, man-db: the tests render every page (groff -ww, man -l); a
+# standard Debian install has them, minimal images do not.
+pkgs="$pkgs groff-base man-db"
 # msgpack-c: Debian 12 calls it libmsgpack-dev, newer releases libmsgpack-c-dev.
 if apt-cache show libmsgpack-c-dev >/dev/null 2>&1; then
 	pkgs="$pkgs libmsgpack-c-dev"
