@@ -68,6 +68,7 @@ typedef struct {
 	int nw, live;
 	int hb_ms;                /* heartbeat interval */
 	double moved, none_since, warned_alone;
+	double ran;               /* when the heartbeats were last checked */
 	uint64_t lost, resent, dups, frames_out;
 	pfm_progress prog;
 } hub_t;

@@ -277,10 +277,16 @@ void hub_heartbeats(hub_t *h)
 {
 	double now = pfm_now();
 	char why[100];
+	/* The hub itself did not run for a while (stopped, starved): the
+	 * workers' silence may be its own. Hear them again first. */
+	int stalled = h->ran && (now - h->ran) * 1e3 > h->o->heartbeat_ms / 2;
+	h->ran = now;
 	for (int i = 0; i < h->nw && !h->failed; i++) {
 		hub_worker *w = &h->w_[i];
 		if (!w->live)
 			continue;
+		if (stalled)
+			w->heard = now;
 		if ((now - w->heard) * 1e3 > h->o->heartbeat_ms) {
 			snprintf(why, sizeof why, "was silent for %.1f s",
 				 now - w->heard);

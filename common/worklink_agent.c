@@ -25,7 +25,7 @@ typedef struct {
 typedef struct {
 	pfm_worklink *l;
 	uint64_t tx, rx;     /* messages sent to / received from the hub */
-	double t0, told, heard;
+	double t0, told, heard, ran;
 	int hb_ms, dead_ms, welcomed;
 	int rd_closed, wr_closed, failed;
 	held_t *q;           /* messages the DEALER could not take yet */
@@ -228,6 +228,11 @@ static void timers(agent_t *a)
 	pfm_worklink *l = a->l;
 	double now = pfm_now();
 	char why[400];
+	/* This process was stopped (SIGSTOP, a suspended VM): the hub's
+	 * silence is ours. Hear what it sent meanwhile before judging. */
+	if (a->dead_ms > 0 && (now - a->ran) * 1e3 > a->dead_ms / 2)
+		a->heard = now;
+	a->ran = now;
 	if (a->failed)
 		return;
 	if (a->welcomed && a->dead_ms > 0 && (now - a->heard) * 1e3 > a->dead_ms) {
@@ -252,7 +257,7 @@ void *pfm_worklink_agent(void *arg)
 	pfm_worklink *l = a.l;
 	a.qcap = l->credit + 16;
 	a.q = calloc((size_t)a.qcap, sizeof *a.q);
-	a.t0 = a.told = a.heard = pfm_now();
+	a.t0 = a.told = a.heard = a.ran = pfm_now();
 	if (!a.q)
 		fail(&a, "out of memory", 0);
 	else
