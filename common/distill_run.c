@@ -816,7 +816,8 @@ static int write_metrics(run_t *s, const pfm_distill_metrics *mt,
 	pfm_build_f64(b, "time", ts.tv_sec + ts.tv_nsec * 1e-9);
 	pfm_build_str(b, "run", s->o->run ? s->o->run : s->arch.name);
 	pfm_build_str(b, "split", "train");
-	if (pfm_write(s->w, b))
+	/* one metric frame a step, seen by the reader when it is made */
+	if (pfm_write(s->w, b) || pfm_writer_flush(s->w))
 		return pfm_errf(e, "%s", pfm_writer_error(s->w));
 	return 0;
 }

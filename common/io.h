@@ -96,6 +96,9 @@ int pfm_write_raw(pfm_writer *w, const char *p, size_t n);
  * 0, or -1 with e filled (e->code == EPIPE: the reader went away). */
 int pfm_writer_close(pfm_writer *w, int complete, pfm_err *e);
 const char *pfm_writer_error(const pfm_writer *w);
+/* Write out what a byte-stream writer has buffered (up to 1 MiB), so a
+ * reader sees frames as they are made (a training log); 0 or -1. */
+int pfm_writer_flush(pfm_writer *w);
 /* Was the last error a closed pipe / gone reader (EPIPE)? */
 int pfm_writer_epipe(const pfm_writer *w);
 uint64_t pfm_writer_count(const pfm_writer *w);

@@ -343,5 +343,12 @@ int pfm_writer_close(pfm_writer *w, int complete, pfm_err *e)
 
 const char *pfm_writer_error(const pfm_writer *w) { return w->err.msg; }
 int pfm_writer_epipe(const pfm_writer *w) { return w->err.code == EPIPE; }
+
+int pfm_writer_flush(pfm_writer *w)
+{
+	/* sockets send each frame as it is written: only a byte stream
+	 * holds frames back */
+	return w->failed ? -1 : flush(w);
+}
 uint64_t pfm_writer_count(const pfm_writer *w) { return w->count; }
 uint64_t pfm_writer_bytes(const pfm_writer *w) { return w->bytes; }
