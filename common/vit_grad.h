@@ -63,41 +63,7 @@ void pfm_linear_bwd(float *dx, float *dw, float *db, const float *dy,
 int pfm_pos_resample_matrix(float *wm, int gh, int gw, int nh, int nw,
 			    int aa, double sh, double sw); /* 0, -1: no memory */
 
-/* Vectorisable e^x (x <= 88.7; below -87.3 gives ~1e-38) and erf: the
- * approximations of vit_kernels.c (exp ~2 ulp, erf <= 1.5e-7 absolute,
- * Abramowitz & Stegun 7.1.26), inline so that loops using them
- * vectorise, and a recomputed activation equals the forward's. */
-static inline float pfm_fexpf(float x)
-{
-	x = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;
-	float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
-	float r = x - n * 0.693145751953125f;
-	r = r - n * 1.428606765330187045e-06f;
-	float p = 1.f / 720;
-	p = p * r + 1.f / 120;
-	p = p * r + 1.f / 24;
-	p = p * r + 1.f / 6;
-	p = p * r + 0.5f;
-	p = p * r + 1.f;
-	p = p * r + 1.f;
-	union {
-		int32_t i;
-		float f;
-	} s = {.i = ((int32_t)n + 127) << 23};
-	return p * s.f;
-}
-
-static inline float pfm_ferff(float x)
-{
-	float ax = __builtin_fabsf(x);
-	float t = 1.f / (1.f + 0.3275911f * ax);
-	float y = 1.061405429f;
-	y = y * t - 1.453152027f;
-	y = y * t + 1.421413741f;
-	y = y * t - 0.284496736f;
-	y = y * t + 0.254829592f;
-	y = 1.f - y * t * pfm_fexpf(-ax * ax);
-	return x < 0 ? -y : y;
-}
+/* e^x and erf as the forward computes them */
+#include "vit_math.h"
 
 #endif

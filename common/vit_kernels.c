@@ -4,6 +4,7 @@
  * 7.1.26, the formula PyTorch's vectorised CPU erf uses) sit far below
  * the 1e-4 relative tolerance we hold against PyTorch. */
 #include "vit_kernels.h"
+#include "vit_math.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -16,43 +17,6 @@
 #else
 #define CLONES
 #endif
-
-/* e^x for x <= 88.7; x below -87.3 gives ~1e-38, not 0 (fine for
- * softmax and GELU, where such terms vanish against the others). */
-static inline float fexp(float x)
-{
-	/* NaN must not reach the float -> int conversion (undefined):
-	 * compute with 0 and hand NaN back at the end */
-	float y = x == x ? x : 0.f;
-	y = y < -87.3f ? -87.3f : y > 88.7f ? 88.7f : y;
-	float n = floorf(y * 1.44269504088896341f + 0.5f);
-	float r = y - n * 0.693145751953125f;
-	r = r - n * 1.428606765330187045e-06f;
-	float p = 1.f / 720;
-	p = p * r + 1.f / 120;
-	p = p * r + 1.f / 24;
-	p = p * r + 1.f / 6;
-	p = p * r + 0.5f;
-	p = p * r + 1.f;
-	p = p * r + 1.f;
-	int32_t bits = ((int32_t)n + 127) << 23;
-	float s;
-	memcpy(&s, &bits, sizeof s);
-	return x == x ? p * s : x;
-}
-
-static inline float ferf(float x)
-{
-	float ax = fabsf(x);
-	float t = 1.f / (1.f + 0.3275911f * ax);
-	float y = 1.061405429f;
-	y = y * t - 1.453152027f;
-	y = y * t + 1.421413741f;
-	y = y * t - 0.284496736f;
-	y = y * t + 0.254829592f;
-	y = 1.f - y * t * fexp(-ax * ax);
-	return x < 0 ? -y : y;
-}
 
 void pfm_linear(float *out, const float *in, const float *w, const float *b,
 		int M, int K, int N)
@@ -139,7 +103,7 @@ CLONES void pfm_bias_gelu(float *x, const float *b, size_t rows, int N)
 				p[i] += b[i];
 		for (int i = 0; i < N; i++)
 			p[i] = 0.5f * p[i] *
-			       (1.f + ferf(p[i] * 0.70710678118654752f));
+			       (1.f + pfm_ferff(p[i] * 0.70710678118654752f));
 	}
 }
 
@@ -155,7 +119,7 @@ CLONES void pfm_bias_swiglu(float *out, float *u, const float *b, int M,
 		/* o[i] for row m >= 1 lies before g: reading ahead is safe;
 		 * row 0 reads g[i], v[i] before writing o[i] = g[i]. */
 		for (int i = 0; i < H; i++)
-			o[i] = g[i] / (1.f + fexp(-g[i])) * v[i];
+			o[i] = g[i] / (1.f + pfm_fexpf(-g[i])) * v[i];
 	}
 }
 
@@ -213,7 +177,7 @@ CLONES void pfm_softmax_rows(float *x, int rows, int n)
 		float *p = x + (size_t)r * n;
 		float mx = vmax(p, n);
 		for (int i = 0; i < n; i++)
-			p[i] = fexp(p[i] - mx);
+			p[i] = pfm_fexpf(p[i] - mx);
 		float inv = 1.f / vsum(p, n);
 		for (int i = 0; i < n; i++)
 			p[i] *= inv;
