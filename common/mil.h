@@ -161,6 +161,9 @@ int pfm_emb_get(const pfm_frame *f, const char *want, char **chosen,
 		pfm_tensor *t, const char *src, pfm_err *e);
 /* Element i of a float tensor (any alignment) as float. */
 float pfm_tensor_f32(const pfm_tensor *t, size_t i);
+/* The first n elements of t into x as float; the index of the first
+ * non-finite one, or -1 when all are finite. */
+long pfm_tensor_copy_f32(float *x, const pfm_tensor *t, size_t n);
 
 /* ---- bags of embeddings (mil_data.c) ---- */
 

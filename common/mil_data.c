@@ -118,6 +118,23 @@ static float half_to_float(uint16_t h)
 	return f;
 }
 
+long pfm_tensor_copy_f32(float *x, const pfm_tensor *t, size_t n)
+{
+	if (t->dtype == PFM_F32)
+		memcpy(x, t->data, sizeof *x * n);
+	else
+		for (size_t i = 0; i < n; i++)
+			x[i] = pfm_tensor_f32(t, i);
+	/* one branch-free pass; look for where only when something is off */
+	int finite = 1;
+	for (size_t i = 0; i < n; i++)
+		finite &= isfinite(x[i]) != 0;
+	for (size_t i = 0; !finite && i < n; i++)
+		if (!isfinite(x[i]))
+			return (long)i;
+	return -1;
+}
+
 float pfm_tensor_f32(const pfm_tensor *t, size_t i)
 {
 	const unsigned char *p = t->data;
@@ -283,20 +300,11 @@ int pfm_bagset_add(pfm_bagset *s, const pfm_frame *f, const char *src,
 		bag->cap = cap;
 	}
 	float *x = bag->x + (size_t)bag->n * d;
-	if (t.dtype == PFM_F32)
-		memcpy(x, t.data, sizeof *x * (size_t)n * d);
-	else
-		for (size_t i = 0; i < (size_t)n * d; i++)
-			x[i] = pfm_tensor_f32(&t, i);
-	int finite = 1;
-	for (size_t i = 0; i < (size_t)n * d; i++)
-		finite &= isfinite(x[i]) != 0;
-	for (size_t i = 0; !finite && i < (size_t)n * d; i++) {
-		if (!isfinite(x[i]))
-			return pfm_errf(e, "%s: frame %llu (slide '%s'): emb.%s[%zu] is %s",
-					src, fi, bag->id, s->emb, i,
-					isnan(x[i]) ? "NaN" : "infinite");
-	}
+	long bad = pfm_tensor_copy_f32(x, &t, (size_t)n * d);
+	if (bad >= 0)
+		return pfm_errf(e, "%s: frame %llu (slide '%s'): emb.%s[%ld] is %s",
+				src, fi, bag->id, s->emb, bad,
+				isnan(x[bad]) ? "NaN" : "infinite");
 	/* where the instances came from */
 	int64_t *xy = bag->xy + (size_t)bag->n * 2;
 	float *box = bag->box + (size_t)bag->n * 3;

@@ -9,7 +9,7 @@
 
 #include "csv.h"
 #include "mem.h"
-#include "mil.h"   /* pfm_emb_get, pfm_tensor_f32 */
+#include "mil.h"   /* pfm_emb_get, pfm_tensor_copy_f32 */
 #include "probe.h"
 
 void pfm_probe_set_free(pfm_probe_set *s)
@@ -189,19 +189,10 @@ static int add_frame(pfm_probe_set *s, pfm_probe_reader *r, const pfm_frame *f,
 		s->cap = cap;
 	}
 	float *x = s->x + (size_t)s->n * d;
-	if (t.dtype == PFM_F32)
-		memcpy(x, t.data, sizeof *x * (size_t)n * d);
-	else
-		for (size_t i = 0; i < (size_t)n * d; i++)
-			x[i] = pfm_tensor_f32(&t, i);
-	int finite = 1;
-	for (size_t i = 0; i < (size_t)n * d; i++)
-		finite &= isfinite(x[i]) != 0;
-	for (size_t i = 0; !finite && i < (size_t)n * d; i++) {
-		if (!isfinite(x[i]))
-			return pfm_errf(e, "%s: frame %llu (slide '%.*s'): emb.%s[%zu] is %s", src, fi,
-					(int)sn, sid, r->emb, i, isnan(x[i]) ? "NaN" : "infinite");
-	}
+	long bad = pfm_tensor_copy_f32(x, &t, (size_t)n * d);
+	if (bad >= 0)
+		return pfm_errf(e, "%s: frame %llu (slide '%.*s'): emb.%s[%ld] is %s", src, fi,
+				(int)sn, sid, r->emb, bad, isnan(x[bad]) ? "NaN" : "infinite");
 	for (int i = 0; i < n; i++)
 		s->lab[s->n + i] = li;
 	s->n = need;
