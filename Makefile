@@ -48,7 +48,8 @@ PROGS    := $(patsubst filters/%.c,$(BINDIR)/%,$(wildcard filters/*.c))
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 SCHEMAS  := $(sort $(wildcard schemas/*.json))
 PIPELINES := pretrain extract-features bench-wsi-cls bench-survival \
-            bench-roi-cls bench-retrieval suite scale
+            bench-roi-cls bench-retrieval bench-report bench-vqa make-text-sets \
+            suite scale
 
 .PHONY: all test check check-asan demo deps install fuzz perf clean info
 all: info $(PROGS)
@@ -142,7 +143,7 @@ install: all
 	# the pipelines (bash): in share/pathfm/pipelines with their shared
 	# functions, on PATH as pathfm-NAME; the demo runs from a checkout only
 	install -d $(DESTDIR)$(PREFIX)/share/pathfm/pipelines
-	install -m 644 pipelines/lib.sh pipelines/bench.sh $(DESTDIR)$(PREFIX)/share/pathfm/pipelines/
+	install -m 644 pipelines/lib.sh pipelines/bench.sh pipelines/bench-text.sh $(DESTDIR)$(PREFIX)/share/pathfm/pipelines/
 	for p in $(PIPELINES); do \
 	  install -m 755 pipelines/$$p $(DESTDIR)$(PREFIX)/share/pathfm/pipelines/ && \
 	  ln -sf ../share/pathfm/pipelines/$$p $(DESTDIR)$(PREFIX)/bin/pathfm-$$p || exit 1; done
