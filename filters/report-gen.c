@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "gen_opts.h"
+#include "gen_task.h"
 
 static const char usage[] =
 "Usage: report-gen [OPTION]... (--annotation JSON | --captions CSV) [INPUT]...\n"
@@ -132,5 +132,25 @@ int main(int argc, char **argv)
 		return PFM_EXIT_USAGE;
 	if (!!annotation + !!captions != 1)
 		return pfm_usage_fail("give one of --annotation and --captions");
-	return pfm_fail("not implemented yet");
+	if (annotation && (o.splits_csv || o.ratio[0] > 0))
+		return pfm_usage_fail("--splits and --split go with --captions (annotation.json has its splits)");
+	if (!o.epochs && !o.load)
+		return pfm_usage_fail("--epochs 0 needs --load (a model to evaluate)");
+	if (o.width % o.heads)
+		return pfm_usage_fail("--width %d is not a multiple of --heads %d", o.width, o.heads);
+	if (captions && !o.splits_csv && !(o.ratio[0] > 0))
+		o.ratio[0] = 7, o.ratio[1] = 1, o.ratio[2] = 2;
+
+	pfm_gen_set set = {0};
+	pfm_err e = {0};
+	if (annotation ? pfm_gen_read_annotation(&set, annotation, &e)
+		       : pfm_gen_read_captions(&set, captions, &e)) {
+		pfm_gen_set_free(&set);
+		return pfm_fail("%s", e.msg);
+	}
+	pfm_gen_prog p = {"report-gen", PFM_GEN_REPORT, PFM_SEQ_REPORT, 0,
+			  annotation ? annotation : captions, argc, argv};
+	int rc = pfm_gen_main(&o, &set, &p);
+	pfm_gen_set_free(&set);
+	return rc;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "gen_opts.h"
+#include "gen_task.h"
 
 static const char usage[] =
 "Usage: vqa-train [OPTION]... --qa FILE [INPUT]...\n"
@@ -37,8 +37,8 @@ static const char usage[] =
 "      --max-len N         question tokens kept (40)\n"
 "      --max-answers N     answer classes: the N most frequent training\n"
 "                          answers (0: all; default 0)\n"
-"      --generate          open answers generated as text by a decoder (closed\n"
-"                          ones stay yes/no classes)\n"
+"      --generate          answers generated as text by a decoder over the\n"
+"                          encoded tiles and question, not classified\n"
 "Model:\n"
 "      --width D           model width (256)\n"
 "      --layers N          encoder layers over tiles and question (2)\n"
@@ -146,6 +146,21 @@ int main(int argc, char **argv)
 		return PFM_EXIT_USAGE;
 	if (!nqa)
 		return pfm_usage_fail("no questions: give --qa FILE");
-	(void)max_answers, (void)qa, (void)generate;
-	return pfm_fail("not implemented yet");
+	if (!o.epochs && !o.load)
+		return pfm_usage_fail("--epochs 0 needs --load (a model to evaluate)");
+	if (o.width % o.heads)
+		return pfm_usage_fail("--width %d is not a multiple of --heads %d", o.width, o.heads);
+
+	pfm_gen_set set = {0};
+	pfm_err e = {0};
+	for (int i = 0; i < nqa; i++)
+		if (pfm_gen_read_qa(&set, qa[i], &e)) {
+			pfm_gen_set_free(&set);
+			return pfm_fail("%s", e.msg);
+		}
+	pfm_gen_prog p = {"vqa-train", PFM_GEN_VQA, generate ? PFM_SEQ_VQA_GEN : PFM_SEQ_VQA_CLS,
+			  max_answers, qa[0], argc, argv};
+	int rc = pfm_gen_main(&o, &set, &p);
+	pfm_gen_set_free(&set);
+	return rc;
 }
