@@ -158,14 +158,9 @@ text_main() {
 			-j "$threads" $extract_opts "${einputs[@]}"
 	fi
 	[ -d "$cache" ] || die "$cache: no such feature cache"
-	if [ ${#names[@]} -eq 0 ]; then
-		for f in "$cache"/*/settings; do
-			[ -f "$f" ] || continue
-			f=${f%/settings}
-			names+=("${f##*/}")
-		done
-		[ ${#names[@]} -gt 0 ] || die "$cache: no model in the cache"
-	fi
+	# Default: every model of the cache (a folder with its settings).
+	[ ${#names[@]} -gt 0 ] || mapfile -t names < <(cd "$cache" && ls -d -- */settings 2>/dev/null | sed 's,/settings$,,')
+	[ ${#names[@]} -gt 0 ] || die "$cache: no model in the cache"
 
 	mkdir -p "$out/logs" "$out/predictions"
 	lock_dir "$out"
