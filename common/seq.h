@@ -86,7 +86,10 @@
  * (ties: lower token id) and equals beam 1. Output tokens exclude bos and
  * eos.
  *
- * API version 1 (00:40 UTC). */
+ * The VQA tasks need n_answers > 0 (the segment embedding is part of the
+ * VQA head); the decoder tasks need dec_layers > 0.
+ *
+ * API version 1. */
 #ifndef PFM_SEQ_H
 #define PFM_SEQ_H
 
@@ -186,7 +189,7 @@ typedef struct {
 	int len;
 	const int *ans; /* VQA_GEN: the answer's tokens (no bos/eos) */
 	int ans_len;
-	int answer;     /* VQA_CLS: class in [0, n_answers); pad: ignored */
+	int answer;     /* VQA_CLS: class in [0, n_answers); < 0: ignored */
 } pfm_seq_example;
 
 /* Targets of one example the loss counts (not pad). */
