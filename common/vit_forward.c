@@ -1,10 +1,12 @@
 /* vit_forward.c: ViT inference on the CPU.
  *
  * A batch is split by images across threads; each thread runs the whole
- * network on its images with single-threaded OpenBLAS GEMMs over all its
- * tokens at once (rows = images x tokens), so threads never wait for one
- * another and GEMMs stay large. Attention is computed per image and head
- * with one T x T score matrix per thread: nothing bigger is materialised. */
+ * network on its images with single-threaded GEMMs over all its tokens at
+ * once (rows = images x tokens), so threads never wait for one another
+ * and GEMMs stay large. The GEMMs go through oneDNN when the build has it
+ * (vit_bf16.c: fp32 or bf16), else OpenBLAS. Attention is computed per
+ * image, one [heads, T, T] score block per thread (OpenBLAS: one T x T):
+ * nothing bigger is materialised. */
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
@@ -20,12 +22,12 @@ extern void openblas_set_num_threads(int);
 
 typedef struct {
 	float *x, *h, *qkv, *att, *u, *s, *patches;
-	pfm_bf16_ws *bw; /* bf16 only */
+	pfm_bf16_ws *bw; /* oneDNN only */
 	int failed;
 	pfm_err err;
 } vit_ws;
 
-/* The weights the bf16 path rounds once: the GEMMs' right-hand sides. */
+/* The weights oneDNN's path lays out once: the GEMMs' right-hand sides. */
 static const int bf16_tensors[] = {PFM_VP_PATCH_W, PFM_VP_QKV_W,
 				   PFM_VP_PROJ_W, PFM_VP_FC1_W, PFM_VP_FC2_W};
 
@@ -37,9 +39,12 @@ struct pfm_vit_run {
 	float *tokens; /* [max_batch, T, D], final-normed */
 	int B;         /* images in the last forward */
 	vit_ws *ws;
-	uint16_t *wbf; /* bf16 weights in the params layout (bf16 only) */
+	/* oneDNN: the GEMM weights at their params offsets, fp32 or bf16 */
+	void *wdn;
+	int bf16;       /* wdn's precision */
+	int dnn_tried;  /* fp32: set up oneDNN once, else stay on OpenBLAS */
 	pfm_bf16_fmt *fmt;
-	int wfmt[PFM_NVP]; /* layout id of each bf16 tensor */
+	int wfmt[PFM_NVP]; /* layout id of each tensor in wdn */
 	/* per call */
 	const float *images;
 	int nb_total;
@@ -60,7 +65,7 @@ void pfm_vit_run_free(pfm_vit_run *r)
 	for (int t = 0; r->ws && t < r->nthreads; t++)
 		ws_free(&r->ws[t]);
 	free(r->ws);
-	free(r->wbf);
+	free(r->wdn);
 	pfm_bf16_fmt_free(r->fmt);
 	free(r->pos);
 	free(r->tokens);
@@ -167,27 +172,62 @@ const float *pfm_vit_tokens(const pfm_vit_run *r)
 }
 
 /* out[M, N] = in[M, K] @ W^T + b, W the matrix of tensor k at params
- * offset woff, in fp32 or through bf16. */
-static void lin(const pfm_vit_run *r, vit_ws *w, float *out, const float *in,
-		int k, size_t woff, const float *b, int M, int K, int N)
+ * offset woff, through oneDNN (fp32 or bf16) or OpenBLAS; flags as
+ * pfm_bf16_linear's (bf16 in or out only on oneDNN's bf16 path). */
+static void lin(const pfm_vit_run *r, vit_ws *w, void *out, const void *in,
+		int k, size_t woff, const float *b, int M, int K, int N,
+		int flags)
 {
-	if (!r->wbf) {
-		pfm_linear(out, in, r->m->params + woff, b, M, K, N);
+	if (!r->wdn) {
+		int gelu = flags & PFM_BF16_GELU;
+		pfm_linear(out, in, r->m->params + woff, gelu ? NULL : b, M, K,
+			   N);
+		if (gelu)
+			pfm_bias_gelu(out, b, (size_t)M, N);
 		return;
 	}
-	if (!w->failed && pfm_bf16_linear(w->bw, r->wfmt[k], out, in,
-					  r->wbf + woff, b, M, K, N, &w->err))
+	const char *wt = (const char *)r->wdn + woff * (r->bf16 ? 2 : 4);
+	if (!w->failed && pfm_bf16_linear(w->bw, r->wfmt[k], out, in, wt, b,
+					  M, K, N, flags, &w->err))
 		w->failed = 1;
 }
 
-int pfm_vit_run_bf16(pfm_vit_run *r, pfm_err *e)
+/* Attention of nb images: qkv[nb, T, 3D] -> out[nb, T, D], both bf16 on
+ * oneDNN's bf16 path, else fp32. */
+static void attention(const pfm_vit_run *r, vit_ws *w, void *out,
+		      const void *qkv, int nb)
+{
+	int T = r->T, D = r->m->cfg.dim, heads = r->m->cfg.heads;
+	size_t es = r->wdn && r->bf16 ? 2 : 4;
+	for (int b = 0; b < nb; b++) {
+		char *o = (char *)out + (size_t)b * T * D * es;
+		const char *x = (const char *)qkv + (size_t)b * T * 3 * D * es;
+		if (!r->wdn)
+			pfm_attention((float *)o, (const float *)x, w->s, T, D,
+				      heads);
+		else if (!w->failed &&
+			 pfm_bf16_attention(w->bw, o, x, T, D, heads, r->bf16,
+					    &w->err))
+			w->failed = 1;
+	}
+}
+
+static void dnn_drop(pfm_vit_run *r)
+{
+	for (int t = 0; t < r->nthreads; t++) {
+		pfm_bf16_ws_free(r->ws[t].bw);
+		r->ws[t].bw = NULL;
+	}
+	free(r->wdn);
+	r->wdn = NULL;
+	pfm_bf16_fmt_free(r->fmt);
+	r->fmt = NULL;
+}
+
+/* Lay the GEMM weights out for oneDNN in fp32 or bf16. */
+static int dnn_setup(pfm_vit_run *r, int bf16, pfm_err *e)
 {
 	const pfm_vit *m = r->m;
-	if (!pfm_bf16_available())
-		return pfm_errf(e, "bf16 needs oneDNN: this build has none "
-				   "(install libdnnl-dev and rebuild)");
-	if (r->wbf)
-		return 0;
 	const pfm_vit_config *c = &m->cfg;
 	int D = c->dim, H = c->hidden, p = c->patch;
 	int H1 = c->mlp == PFM_MLP_SWIGLU ? 2 * H : H;
@@ -195,18 +235,20 @@ int pfm_vit_run_bf16(pfm_vit_run *r, pfm_err *e)
 	const int shape[][3] = {{1, D, 3 * p * p}, {c->depth, 3 * D, D},
 				{c->depth, D, D}, {c->depth, H1, D},
 				{c->depth, D, H}};
-	if (!(r->wbf = malloc(m->nparams * sizeof *r->wbf)) ||
+	dnn_drop(r);
+	r->bf16 = bf16;
+	if (!(r->wdn = malloc(m->nparams * (bf16 ? 2 : 4))) ||
 	    !(r->fmt = pfm_bf16_fmt_new(e))) {
-		free(r->wbf);
-		r->wbf = NULL;
-		return pfm_errf(e, "out of memory for bf16 weights");
+		dnn_drop(r);
+		return pfm_errf(e, "out of memory for the %s weights",
+				bf16 ? "bf16" : "oneDNN");
 	}
 	for (size_t i = 0; i < sizeof bf16_tensors / sizeof *bf16_tensors; i++) {
 		int k = bf16_tensors[i];
-		r->wfmt[k] = pfm_bf16_prepare(r->fmt, r->wbf + m->off[k],
-					      m->params + m->off[k],
-					      shape[i][0], shape[i][1],
-					      shape[i][2], r->per * r->T, e);
+		r->wfmt[k] = pfm_bf16_prepare(
+			r->fmt, (char *)r->wdn + m->off[k] * (bf16 ? 2 : 4),
+			m->params + m->off[k], shape[i][0], shape[i][1],
+			shape[i][2], r->per * r->T, bf16, e);
 		if (r->wfmt[k] < 0)
 			goto fail;
 	}
@@ -215,9 +257,19 @@ int pfm_vit_run_bf16(pfm_vit_run *r, pfm_err *e)
 			goto fail;
 	return 0;
 fail:
-	free(r->wbf); /* back to fp32 */
-	r->wbf = NULL;
+	dnn_drop(r); /* back to OpenBLAS */
 	return -1;
+}
+
+int pfm_vit_run_bf16(pfm_vit_run *r, pfm_err *e)
+{
+	if (!pfm_bf16_available())
+		return pfm_errf(e, "bf16 needs oneDNN: this build has none "
+				   "(install libdnnl-dev and rebuild)");
+	if (r->wdn && r->bf16)
+		return 0;
+	r->dnn_tried = 1;
+	return dnn_setup(r, 1, e);
 }
 
 /* Patch embedding, prefix tokens and positions of nb images into x. */
@@ -234,7 +286,7 @@ static void embed_tokens(const pfm_vit_run *r, vit_ws *w, const float *img,
 			     r->img, r->img, p);
 		lin(r, w, x + (size_t)r->prefix * D, w->patches, PFM_VP_PATCH_W,
 		    m->off[PFM_VP_PATCH_W], pfm_vit_at(m, P, PFM_VP_PATCH_B),
-		    r->N, 3 * p * p, D);
+		    r->N, 3 * p * p, D, 0);
 		int t = 0;
 		if (c->cls)
 			memcpy(x + (size_t)t++ * D, pfm_vit_at(m, P, PFM_VP_CLS),
@@ -265,38 +317,44 @@ static void forward_slice(pfm_vit_run *r, vit_ws *w, int b0, int nb)
 	size_t Ds = D;
 	embed_tokens(r, w, r->images + (size_t)b0 * 3 * r->img * r->img, nb);
 	/* Biases after a GEMM go into the pass that follows it (residual +
-	 * LayerNorm, GELU): one trip over the rows fewer each. */
+	 * LayerNorm) or into the GEMM (fc1's, with its GELU): one trip over
+	 * the rows fewer each. */
 	pfm_layernorm(w->h, w->x, pfm_vit_at(m, P, PFM_VP_LN1_W),
 		      pfm_vit_at(m, P, PFM_VP_LN1_B), M, D, c->eps);
+	/* the activations between oneDNN's bf16 layers stay bf16 */
+	int i16 = r->wdn && r->bf16 ? PFM_BF16_IN_BF16 : 0;
+	int o16 = i16 ? PFM_BF16_OUT_BF16 : 0;
 	for (int l = 0; l < c->depth; l++) {
 #define LP(k, per) (pfm_vit_at(m, P, k) + (size_t)l * (per))
 #define LO(k, per) (m->off[k] + (size_t)l * (per))
 		const float *ls1 = c->layerscale ? LP(PFM_VP_LS1, Ds) : NULL;
 		const float *ls2 = c->layerscale ? LP(PFM_VP_LS2, Ds) : NULL;
 		lin(r, w, w->qkv, w->h, PFM_VP_QKV_W, LO(PFM_VP_QKV_W, 3 * Ds * D),
-		    c->qkv_bias ? LP(PFM_VP_QKV_B, 3 * Ds) : NULL, M, D, 3 * D);
-		for (int b = 0; b < nb; b++)
-			pfm_attention(w->att + (size_t)b * T * D,
-				      w->qkv + (size_t)b * T * 3 * D, w->s, T, D,
-				      c->heads);
+		    c->qkv_bias ? LP(PFM_VP_QKV_B, 3 * Ds) : NULL, M, D, 3 * D,
+		    o16);
+		attention(r, w, w->att, w->qkv, nb);
 		lin(r, w, w->h, w->att, PFM_VP_PROJ_W, LO(PFM_VP_PROJ_W, Ds * D),
-		    NULL, M, D, D);
+		    NULL, M, D, D, i16);
 		pfm_residual_layernorm(w->x, w->h, LP(PFM_VP_PROJ_B, Ds), ls1,
 				       LP(PFM_VP_LN2_W, Ds),
 				       LP(PFM_VP_LN2_B, Ds), M, D, c->eps);
-		lin(r, w, w->u, w->h, PFM_VP_FC1_W,
-		    LO(PFM_VP_FC1_W, (size_t)H1 * D), NULL, M, D, H1);
-		if (c->mlp == PFM_MLP_SWIGLU)
-			pfm_bias_swiglu(w->u, w->u, LP(PFM_VP_FC1_B, (size_t)H1),
-					M, H);
-		else
-			pfm_bias_gelu(w->u, LP(PFM_VP_FC1_B, (size_t)H1),
-				      (size_t)M, H);
+		const float *b1 = LP(PFM_VP_FC1_B, (size_t)H1);
+		int f16 = 0; /* fc2's input flags */
+		if (c->mlp == PFM_MLP_SWIGLU) {
+			lin(r, w, w->u, w->h, PFM_VP_FC1_W,
+			    LO(PFM_VP_FC1_W, (size_t)H1 * D), NULL, M, D, H1, 0);
+			pfm_bias_swiglu(w->u, w->u, b1, M, H);
+		} else { /* bias + GELU inside the GEMM */
+			lin(r, w, w->u, w->h, PFM_VP_FC1_W,
+			    LO(PFM_VP_FC1_W, (size_t)H1 * D), b1, M, D, H1,
+			    PFM_BF16_GELU | o16);
+			f16 = i16;
+		}
 		/* then LN1 of the next layer, or the final norm into tokens */
 		int last = l + 1 == c->depth;
 		float *y = last ? r->tokens + (size_t)b0 * T * D : w->h;
 		lin(r, w, y, w->u, PFM_VP_FC2_W, LO(PFM_VP_FC2_W, Ds * H), NULL,
-		    M, H, D);
+		    M, H, D, f16);
 		const float *nw = last ? pfm_vit_at(m, P, PFM_VP_NORM_W)
 				       : LP(PFM_VP_LN1_W, Ds) + Ds;
 		const float *nb_ = last ? pfm_vit_at(m, P, PFM_VP_NORM_B)
@@ -325,6 +383,13 @@ int pfm_vit_forward(pfm_vit_run *r, const float *images, int B, pfm_err *e)
 	if (B <= 0 || B > r->max_batch)
 		return pfm_errf(e, "batch of %d images (workspace holds %d)", B,
 				r->max_batch);
+	if (!r->dnn_tried && pfm_bf16_available() && !getenv("PFM_VIT_BLAS")) {
+		/* fp32 through oneDNN; if it cannot, OpenBLAS serves (and
+		 * PFM_VIT_BLAS=1 asks for it, to compare) */
+		pfm_err ignored;
+		r->dnn_tried = 1;
+		dnn_setup(r, 0, &ignored);
+	}
 	r->images = images;
 	r->B = B;
 	int nt = r->nthreads < B ? r->nthreads : B;

@@ -11,13 +11,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&       \
-	!defined(__SANITIZE_ADDRESS__)
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CLONES
-#endif
-
 void pfm_linear(float *out, const float *in, const float *w, const float *b,
 		int M, int K, int N)
 {
@@ -80,7 +73,7 @@ static inline float vmax(const float *x, int n)
 	return m;
 }
 
-CLONES void pfm_layernorm(float *out, const float *in, const float *w,
+PFM_CLONES void pfm_layernorm(float *out, const float *in, const float *w,
 			  const float *b, int M, int D, float eps)
 {
 	for (int m = 0; m < M; m++) {
@@ -93,7 +86,7 @@ CLONES void pfm_layernorm(float *out, const float *in, const float *w,
 	}
 }
 
-CLONES void pfm_bias_gelu(float *x, const float *b, size_t rows, int N)
+PFM_CLONES void pfm_bias_gelu(float *x, const float *b, size_t rows, int N)
 {
 	for (size_t r = 0; r < rows; r++) {
 		float *p = x + r * N;
@@ -107,7 +100,7 @@ CLONES void pfm_bias_gelu(float *x, const float *b, size_t rows, int N)
 	}
 }
 
-CLONES void pfm_bias_swiglu(float *out, float *u, const float *b, int M,
+PFM_CLONES void pfm_bias_swiglu(float *out, float *u, const float *b, int M,
 			    int H)
 {
 	for (int m = 0; m < M; m++) {
@@ -123,7 +116,7 @@ CLONES void pfm_bias_swiglu(float *out, float *u, const float *b, int M,
 	}
 }
 
-CLONES void pfm_residual(float *x, const float *y, const float *b,
+PFM_CLONES void pfm_residual(float *x, const float *y, const float *b,
 			 const float *ls, int M, int D)
 {
 	for (int m = 0; m < M; m++) {
@@ -145,7 +138,7 @@ CLONES void pfm_residual(float *x, const float *y, const float *b,
 	}
 }
 
-CLONES void pfm_residual_layernorm(float *x, float *h, const float *b,
+PFM_CLONES void pfm_residual_layernorm(float *x, float *h, const float *b,
 				   const float *ls, const float *w,
 				   const float *lb, int M, int D, float eps)
 {
@@ -171,7 +164,7 @@ CLONES void pfm_residual_layernorm(float *x, float *h, const float *b,
 	}
 }
 
-CLONES void pfm_softmax_rows(float *x, int rows, int n)
+PFM_CLONES void pfm_softmax_rows(float *x, int rows, int n)
 {
 	for (int r = 0; r < rows; r++) {
 		float *p = x + (size_t)r * n;

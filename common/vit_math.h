@@ -12,6 +12,15 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The loops over activations: cloned for AVX-512 and AVX2 (built -O3,
+ * see the Makefile) so they vectorise on the CPU at hand. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&       \
+	!defined(__SANITIZE_ADDRESS__)
+#define PFM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PFM_CLONES
+#endif
+
 static inline float pfm_fexpf(float x)
 {
 	/* NaN must not reach the float -> int conversion (undefined):
