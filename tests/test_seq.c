@@ -622,6 +622,71 @@ static void decoding(pfm_seq_ws *ws)
 	pfm_seq_free(&m);
 }
 
+/* Batched decoding and prediction equal the one-example calls; the
+ * initialisation keeps its bounds; clipping is torch's. */
+static void helpers(pfm_seq_ws *ws)
+{
+	pfm_seq m, m2;
+	pfm_seq_config c = small_config();
+	pfm_err e;
+	c.n_answers = 3, c.dropout = 0;
+	if (random_model(&m, &c, 21) || random_model(&m2, &c, 21))
+		return;
+	CHECK(!memcmp(m.params, m2.params, m.n_params * sizeof(float)),
+	      "init is not a function of the seed");
+	int bad = 0;
+	for (int i = 0; i < m.n_tensors; i++) {
+		const pfm_seq_tensor *t = &m.tensors[i];
+		const float *p = m.params + t->offset;
+		int ln = strstr(t->name, "ln") || strstr(t->name, "norm.");
+		double a = t->ndim == 2 ? sqrt(6.0 / (double)(t->shape[0] +
+							       t->shape[1]))
+				     : 1 / sqrt((double)m.tensors[i - 1].shape[1]);
+		for (size_t j = 0; j < t->count; j++)
+			bad += ln && t->ndim == 1
+				       ? p[j] != (strstr(t->name, "weight") ? 1 : 0)
+				       : !(fabs(p[j]) <= a);
+	}
+	CHECK(bad == 0, "%d initial values out of their bounds", bad);
+	enum { NE = 5 };
+	float x[NE][12];
+	int q[NE][3], out[NE * 8], len[NE], one[8], n1;
+	pfm_seq_example ex[NE];
+	pfm_rng r = pfm_rng_seed(4, 0);
+	for (int i = 0; i < NE; i++) {
+		for (int j = 0; j < 12; j++)
+			x[i][j] = (float)pfm_rng_normal(&r);
+		for (int j = 0; j < 3; j++)
+			q[i][j] = 3 + (int)pfm_rng_below(&r, 6);
+		ex[i] = (pfm_seq_example){x[i], 1 + i % 2, q[i], i % 4, q[i], 2,
+					  i % 3};
+	}
+	pfm_seq_gen_opts o = {2, 0, 1, 2, 1.2f};
+	pfm_seq_pool *p = pfm_seq_pool_new(&m, 2, 0, &e);
+	int same = p && !pfm_seq_generate_batch(p, &m, PFM_SEQ_VQA_GEN, ex, NE,
+						&o, out, len, &e);
+	for (int i = 0; same && i < NE; i++)
+		same = !pfm_seq_generate(&m, ws, PFM_SEQ_VQA_GEN, &ex[i], &o, one,
+					 &n1, NULL, &e) &&
+		       seq_is(out + i * c.max_len, len[i], one, n1);
+	CHECK(same, "batched generation differs");
+	float z[NE * 3], z1[3];
+	same = p && !pfm_seq_vqa_predict_batch(p, &m, ex, NE, z, &e);
+	for (int i = 0; same && i < NE; i++)
+		same = !pfm_seq_logits(&m, ws, PFM_SEQ_VQA_CLS, &ex[i], z1, &e) &&
+		       !memcmp(z1, z + 3 * i, sizeof z1);
+	CHECK(same, "batched VQA prediction differs");
+	pfm_seq_pool_free(p);
+	float g[3] = {3, 4, 0};
+	double nrm = pfm_seq_clip_grad(g, 3, 1);
+	CHECK(nrm == 5 && g[0] == (float)(3 * (1 / (5 + 1e-6))) &&
+		      pfm_seq_clip_grad(g, 3, 10) < 1.0001 &&
+		      g[1] == (float)(4 * (1 / (5 + 1e-6))),
+	      "clip: norm %g, %g %g", nrm, g[0], g[1]);
+	pfm_seq_free(&m);
+	pfm_seq_free(&m2);
+}
+
 static void errors(pfm_seq_ws *ws)
 {
 	pfm_seq m;
@@ -675,6 +740,7 @@ int main(void)
 	threads();
 	checkpoints();
 	decoding(ws);
+	helpers(ws);
 	errors(ws);
 	pfm_seq_ws_free(ws);
 	char cmd[512];
