@@ -43,14 +43,14 @@ static int encode(const pfm_vocab *v, const char *text, int max_len, int32_t **o
 
 typedef struct {
 	char *a;
-	int count[2]; /* among closed, open training items */
+	int count;
 } ans_count;
 
 static int by_count(const void *x, const void *y)
 {
 	const ans_count *a = x, *b = y;
-	int ca = a->count[0] + a->count[1], cb = b->count[0] + b->count[1];
-	return ca != cb ? (cb > ca) - (cb < ca) : strcmp(a->a, b->a);
+	return a->count != b->count ? (b->count > a->count) - (b->count < a->count)
+				    : strcmp(a->a, b->a);
 }
 
 static int find_answer(char **answers, int n, const char *a)
@@ -86,31 +86,43 @@ static int build_answers(pfm_gen_task *t, int max_answers, pfm_err *e)
 			ac[na++].a = a;
 		else
 			free(a);
-		ac[k].count[it->type == PFM_GEN_OPEN]++;
+		ac[k].count++;
 	}
 	if (!rc && !na)
 		rc = pfm_errf(e, "no training questions");
 	qsort(ac, na, sizeof *ac, by_count);
 	int keep = max_answers && max_answers < na ? max_answers : na;
 	t->answers = calloc(na + 1, sizeof *t->answers);
-	t->prior[0] = calloc(keep + 1, sizeof(double));
-	t->prior[1] = calloc(keep + 1, sizeof(double));
-	if (!rc && (!t->answers || !t->prior[0] || !t->prior[1]))
+	if (!rc && !t->answers)
 		rc = pfm_errf(e, "out of memory");
-	for (int k = 0; k < na; k++) {
-		if (!rc && k < keep) {
+	for (int k = 0; k < na; k++)
+		if (!rc && k < keep)
 			t->answers[t->nans++] = ac[k].a;
-			/* the baseline's scores: a class never seen for the type
-			 * ranks below every seen one, by its overall count */
-			for (int ty = 0; ty < 2; ty++)
-				t->prior[ty][k] = ac[k].count[ty] ? ac[k].count[ty]
-					: -1.0 / (1 + ac[k].count[!ty]);
-		} else {
+		else
 			free(ac[k].a);
-		}
-	}
 	free(ac);
 	return rc;
+}
+
+/* The baseline's class scores per question type: the training count
+ * among items of that type; a class never seen for the type ranks below
+ * every seen one, by its count for the other type. */
+static int build_prior(pfm_gen_task *t, pfm_err *e)
+{
+	int K = t->nans, *cnt = calloc(2 * (size_t)K + 1, sizeof *cnt);
+	t->prior[0] = malloc(sizeof(double) * (K + 1));
+	t->prior[1] = malloc(sizeof(double) * (K + 1));
+	if (!cnt || !t->prior[0] || !t->prior[1])
+		return free(cnt), pfm_errf(e, "out of memory");
+	const int *tr = t->of_split[PFM_SPLIT_TRAIN];
+	for (int i = 0; i < t->nsplit[PFM_SPLIT_TRAIN]; i++)
+		if (t->cls[tr[i]] >= 0)
+			cnt[2 * t->cls[tr[i]] + (t->set->items[tr[i]].type == PFM_GEN_OPEN)]++;
+	for (int c = 0; c < K; c++)
+		for (int ty = 0; ty < 2; ty++)
+			t->prior[ty][c] = cnt[2 * c + ty] ? cnt[2 * c + ty] : -1.0 / (1 + cnt[2 * c + !ty]);
+	free(cnt);
+	return 0;
 }
 
 /* The classes an item may answer: yes/no for closed questions without
@@ -291,7 +303,7 @@ int pfm_gen_task_init(pfm_gen_task *t, int kind, int task, const pfm_gen_set *se
 		t->cls[i] = find_answer(t->answers, t->nans, a);
 		free(a);
 	}
-	if (kind == PFM_GEN_VQA && build_allowed(t, e))
+	if (kind == PFM_GEN_VQA && (build_allowed(t, e) || build_prior(t, e)))
 		return -1;
 	return t->have_model ? 0 : new_model(t, e);
 }
