@@ -5,7 +5,8 @@
  * over one flat float buffer, in llm.c's manner; errors as pfm_err.
  *
  * The model (every sublayer pre-LN: x + f(LN(x)); dropout p on each
- * sublayer's output and on the embeddings, only while training):
+ * sublayer's output and on the embeddings, only while training, none on
+ * attention probabilities):
  *   bag X[N, d_in] -> relu(att_embed(X)) [N, D]
  *     -> region pooling when region > 0: rows [r*R, r*R+R) -> their MEAN
  *        (the last region may be shorter: mean of what it has), ceil(N/R)
@@ -22,7 +23,8 @@
  *        dec.out -> logits [k+1, vocab].
  * PE is the sinusoid: PE(p, 2i) = sin(p / 10000^(2i/D)), PE(p, 2i+1) =
  * cos(same). Attention: separate q, k, v, o linears with biases, scores
- * scaled by 1/sqrt(D/heads). FFN: fc2(act(fc1(x))), act relu or exact
+ * scaled by 1/sqrt(D/heads); the key bias gets no gradient (it adds the
+ * same q . b to a whole row of scores: zero in exact arithmetic). FFN: fc2(act(fc1(x))), act relu or exact
  * (erf) gelu. The question tokens share tok_emb with the decoder (one
  * tokenizer).
  *

@@ -47,24 +47,40 @@ typedef struct {
 	float *hn, *nst, *logits; /* dec.norm out, stats, logits [T, V] */
 } dec_save;
 
-/* Each element kept with probability 1 - p and scaled by 1 / (1 - p). */
-static float *drop_mask(pfm_seq_ws *ws, pfm_rng *drop, float p, size_t n)
+/* out = x + drop(out) over n floats (x NULL: out = drop(out)), the mask
+ * (0 or 1 / (1 - p) each, NULL when not training) kept in *mask. */
+static int drop_add(pfm_seq_ws *ws, const pfm_seq_config *c, pfm_rng *drop,
+		    float **mask, float *out, const float *x, size_t n)
 {
-	if (!drop || p <= 0)
-		return NULL;
-	float *m = seq_ws_take(ws, n), s = 1.f / (1.f - p);
-	if (m)
+	float *m = NULL;
+	if (drop && c->dropout > 0) {
+		float sc = 1.f / (1.f - c->dropout);
+		TAKE(m, n);
 		for (size_t i = 0; i < n; i++)
-			m[i] = pfm_rng_uniform(drop) < p ? 0.f : s;
-	return m;
+			m[i] = pfm_rng_uniform(drop) < c->dropout ? 0.f : sc;
+	}
+	*mask = m;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (x ? x[i] : 0) + (m ? m[i] * out[i] : out[i]);
+	return 0;
 }
 
-/* out = x + mask * y (in place over y: out may be y) */
-static void residual(float *out, const float *x, const float *y,
-		     const float *mask, size_t n)
+/* The backward of a pre-LN branch x + drop(f(LN(x))), at its two ends:
+ * branch_dy: dy = drop(dout), the gradient at f's output;
+ * branch_dx: dx = dout + LN'(dh) from dh at LN's output. */
+static void branch_dy(float *dy, const float *dout, const float *mask,
+		      size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		out[i] = x[i] + (mask ? mask[i] * y[i] : y[i]);
+		dy[i] = mask ? dout[i] * mask[i] : dout[i];
+}
+
+static void branch_dx(float *dx, const float *dout, const float *dh,
+		      const float *x, const float *st, const seq_lin *p,
+		      const seq_lin *g, int T, int D)
+{
+	memcpy(dx, dout, (size_t)T * D * sizeof *dx);
+	pfm_layernorm_bwd(dx, g->w, g->b, dh, x, st, p->w, T, D, 1);
 }
 
 /* seq_int.h */
@@ -145,11 +161,7 @@ static int att_fwd(pfm_seq_ws *ws, const pfm_seq_config *c, att_save *s,
 	seq_attn_fwd(s->a, s->p, s->q, s->k, s->v, T, Tk, D, c->heads, causal,
 		     0);
 	pfm_linear(out, s->a, lo->w, lo->b, T, D, D);
-	s->mask = drop_mask(ws, drop, c->dropout, (size_t)T * D);
-	if (drop && c->dropout > 0 && !s->mask)
-		return -1;
-	residual(out, x, out, s->mask, (size_t)T * D);
-	return 0;
+	return drop_add(ws, c, drop, &s->mask, out, x, (size_t)T * D);
 }
 
 /* dx[T, D] = dout + d(LN branch); parameter gradients into the g*
@@ -171,8 +183,7 @@ static int att_bwd(pfm_seq_ws *ws, const pfm_seq_config *c,
 	TAKE(dk, (size_t)Tk * D);
 	TAKE(dv, (size_t)Tk * D);
 	TAKE(ds, (size_t)T * Tk);
-	for (size_t i = 0; i < n; i++)
-		dy[i] = s->mask ? dout[i] * s->mask[i] : dout[i];
+	branch_dy(dy, dout, s->mask, n);
 	/* p/g: ln, q, k, v, o */
 	pfm_linear_bwd(da, g[4]->w, g[4]->b, dy, s->a, p[4]->w, T, D, D, 0);
 	attn_bwd(dq, dk, dv, ds, da, s->q, s->k, s->v, s->p, T, Tk, D,
@@ -185,9 +196,7 @@ static int att_bwd(pfm_seq_ws *ws, const pfm_seq_config *c,
 	 * so that rounding noise does not become AdamW steps */
 	pfm_linear_bwd(dkin, g[2]->w, NULL, dk, kin, p[2]->w, Tk, D, D, 1);
 	pfm_linear_bwd(dkin, g[3]->w, g[3]->b, dv, kin, p[3]->w, Tk, D, D, 1);
-	memcpy(dx, dout, n * sizeof *dx);
-	pfm_layernorm_bwd(dx, g[0]->w, g[0]->b, dh, x, s->st, p[0]->w, T, D,
-			  1);
+	branch_dx(dx, dout, dh, x, s->st, p[0], g[0], T, D);
 	return 0;
 }
 
@@ -211,11 +220,7 @@ static int ffn_fwd(pfm_seq_ws *ws, const pfm_seq_config *c, ffn_save *s,
 			s->fa[i] = s->f[i] > 0 ? s->f[i] : 0;
 	}
 	pfm_linear(out, s->fa, fc2->w, fc2->b, T, F, D);
-	s->mask = drop_mask(ws, drop, c->dropout, (size_t)T * D);
-	if (drop && c->dropout > 0 && !s->mask)
-		return -1;
-	residual(out, x, out, s->mask, (size_t)T * D);
-	return 0;
+	return drop_add(ws, c, drop, &s->mask, out, x, (size_t)T * D);
 }
 
 static int ffn_bwd(pfm_seq_ws *ws, const pfm_seq_config *c,
@@ -229,8 +234,7 @@ static int ffn_bwd(pfm_seq_ws *ws, const pfm_seq_config *c,
 	TAKE(dy, n);
 	TAKE(df, nf);
 	TAKE(dh, n);
-	for (size_t i = 0; i < n; i++)
-		dy[i] = s->mask ? dout[i] * s->mask[i] : dout[i];
+	branch_dy(dy, dout, s->mask, n);
 	/* p/g: ln, fc1, fc2 */
 	pfm_linear_bwd(df, g[2]->w, g[2]->b, dy, s->fa, p[2]->w, T, F, D, 0);
 	if (c->act == PFM_SEQ_GELU)
@@ -239,9 +243,7 @@ static int ffn_bwd(pfm_seq_ws *ws, const pfm_seq_config *c,
 		for (size_t i = 0; i < nf; i++)
 			df[i] = s->f[i] > 0 ? df[i] : 0;
 	pfm_linear_bwd(dh, g[1]->w, g[1]->b, df, s->h, p[1]->w, T, D, F, 0);
-	memcpy(dx, dout, n * sizeof *dx);
-	pfm_layernorm_bwd(dx, g[0]->w, g[0]->b, dh, x, s->st, p[0]->w, T, D,
-			  1);
+	branch_dx(dx, dout, dh, x, s->st, p[0], g[0], T, D);
 	return 0;
 }
 
@@ -353,12 +355,8 @@ static int enc_fwd(pfm_seq_ws *ws, const pfm_seq_config *c,
 				o[j] += seg[j];
 		}
 	}
-	s->mask0 = drop_mask(ws, drop, c->dropout, n);
-	if (drop && c->dropout > 0 && !s->mask0)
+	if (drop_add(ws, c, drop, &s->mask0, s->x0, NULL, n))
 		return -1;
-	if (s->mask0)
-		for (size_t i = 0; i < n; i++)
-			s->x0[i] *= s->mask0[i];
 	const float *x = s->x0;
 	for (int l = 0; l < c->enc_layers; l++) {
 		if (layer_fwd(ws, c, &s->L[l], &w->enc[l], x, s->T, NULL, 0,
@@ -441,12 +439,8 @@ static int dec_fwd(pfm_seq_ws *ws, const pfm_seq_config *c,
 	TAKE(s->x0, n);
 	for (int t = 0; t < T; t++)
 		embed_token(s->x0 + (size_t)t * D, w->tok_emb, in[t], t, D);
-	s->mask0 = drop_mask(ws, drop, c->dropout, n);
-	if (drop && c->dropout > 0 && !s->mask0)
+	if (drop_add(ws, c, drop, &s->mask0, s->x0, NULL, n))
 		return -1;
-	if (s->mask0)
-		for (size_t i = 0; i < n; i++)
-			s->x0[i] *= s->mask0[i];
 	const float *x = s->x0;
 	for (int l = 0; l < c->dec_layers; l++) {
 		if (layer_fwd(ws, c, &s->L[l], &w->dec[l], x, T, mem, Tm, drop))
