@@ -149,18 +149,15 @@ int pfm_bf16_prepare(pfm_bf16_fmt *f, void *dst, const float *src,
 	dnnl_primitive_desc_t pd = NULL, rpd = NULL;
 	dnnl_primitive_t re = NULL;
 	dnnl_memory_t ms = NULL, md = NULL;
-	dnnl_memory_desc_t a, b, d, plain;
+	dnnl_memory_desc_t a, b, d, plain, from;
 	dnnl_dims_t ad = {M_hint, K}, bd = {K, N}, dd = {M_hint, N};
 	dnnl_matmul_desc_t mm;
-	uint16_t *tmp = bf16 ? malloc((size_t)N * K * sizeof *tmp) : NULL;
 	int rc = -1;
-	if (bf16 && !tmp) {
-		pfm_errf(e, "out of memory");
-		goto out;
-	}
+	omp_set_num_threads(1); /* no OpenMP team: the caller has -j */
 	if (dnnl_engine_create(&eng, dnnl_cpu, 0) ||
 	    dnnl_stream_create(&st, eng, dnnl_stream_default_flags) ||
-	    dnnl_memory_desc_init_by_tag(&plain, 2, bd, dt, dnnl_ba))
+	    dnnl_memory_desc_init_by_tag(&plain, 2, bd, dt, dnnl_ba) ||
+	    dnnl_memory_desc_init_by_tag(&from, 2, bd, dnnl_f32, dnnl_ba))
 		goto dnnl_fail;
 	if (id < 0) {
 		if (f->n == MAX_FMTS) {
@@ -185,22 +182,18 @@ int pfm_bf16_prepare(pfm_bf16_fmt *f, void *dst, const float *src,
 		f->N[id] = N;
 		f->bf16[id] = bf16;
 	}
-	if (dnnl_reorder_primitive_desc_create(&rpd, &plain, eng, &f->md[id],
+	/* one pass: the reorder rounds to bf16 (nearest even) as it goes */
+	if (dnnl_reorder_primitive_desc_create(&rpd, &from, eng, &f->md[id],
 					       eng, NULL) ||
 	    dnnl_primitive_create(&re, rpd) ||
-	    dnnl_memory_create(&ms, &plain, eng, DNNL_MEMORY_NONE) ||
+	    dnnl_memory_create(&ms, &from, eng, DNNL_MEMORY_NONE) ||
 	    dnnl_memory_create(&md, &f->md[id], eng, DNNL_MEMORY_NONE))
 		goto dnnl_fail;
 	for (int i = 0; i < count; i++) {
 		size_t off = (size_t)i * N * K;
-		const void *from = src + off;
-		if (bf16) {
-			pfm_bf16_round(tmp, src + off, (size_t)N * K);
-			from = tmp;
-		}
 		dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, ms},
 					   {DNNL_ARG_TO, md}};
-		if (dnnl_memory_set_data_handle_v2(ms, (void *)from, st) ||
+		if (dnnl_memory_set_data_handle_v2(ms, (void *)(src + off), st) ||
 		    dnnl_memory_set_data_handle_v2(md, (char *)dst + off * es,
 						   st) ||
 		    dnnl_primitive_execute(re, st, 2, args) ||
@@ -227,7 +220,6 @@ out:
 		dnnl_stream_destroy(st);
 	if (eng)
 		dnnl_engine_destroy(eng);
-	free(tmp);
 	return rc;
 }
 

@@ -1,21 +1,28 @@
 #!/bin/sh
 # embed benchmark, one run side by side: ViT-B/16 at 224 px, batch 16,
 # fp32, 1 and 2 threads: embed (rgb8 tile frames in, embeddings out,
-# decode and preprocessing included) vs the same weights in PyTorch/timm
-# (torch.set_num_threads, OMP_WAIT_POLICY=PASSIVE, random input already
-# normalised: the model alone, timed per batch after a warm-up, while
-# embed's time includes loading the model), the same in bf16 (embed --precision
-# bf16 vs torch.autocast bf16), and OpenBLAS sgemm GFLOP/s on the
-# model's GEMM shapes (the ceiling). Medians.
-# Usage: sh tests/perf/embed.sh [NBATCH]   (after make and make deps)
+# model loading, decode and preprocessing included) vs the same weights
+# in PyTorch/timm as a user runs it (torch.set_num_threads,
+# OMP_WAIT_POLICY=PASSIVE, random input already normalised: the model
+# alone, timed per batch after a warm-up), the same in bf16 (embed
+# --precision bf16 vs torch.autocast bf16), and the GEMM ceilings on the
+# model's shapes (tests/perf/sgemm.c: OpenBLAS sgemm; oneDNN's matmul in
+# fp32 and bf16, what embed runs when built with oneDNN). Medians.
+# Usage: sh tests/perf/embed.sh [NBATCH [TORCH_NBATCH]]   (after make and
+# make deps): embed runs NBATCH batches of 16 tiles (default 16: 256
+# tiles, so the start-up, ~0.4 s, weighs as little as it does for a user
+# embedding a slide's tiles), PyTorch TORCH_NBATCH timed batches (4).
 set -eu
-NB=${1:-4}
+NB=${1:-16}
+TNB=${2:-4}
 B=16
 P=build/perf
 mkdir -p $P
 CC=${CC:-cc}
+DNNL=""
+[ -f /usr/include/oneapi/dnnl/dnnl.h ] && DNNL="-DPFM_DNNL -ldnnl -lgomp"
 $CC -O2 -std=c11 -D_GNU_SOURCE tests/perf/sgemm.c \
-	$(pkg-config --cflags --libs openblas) -o $P/sgemm
+	$(pkg-config --cflags --libs openblas) $DNNL -o $P/sgemm
 PY=.venv/bin/python
 M=$P/vitb16.safetensors
 [ -f $M ] || $PY tests/perf/embed_model.py $M
@@ -46,13 +53,18 @@ for j in 1 2; do
 		rate -j $j >> $P/e32
 		rate -j $j --precision bf16 >> $P/e16
 		OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$j OPENBLAS_NUM_THREADS=$j \
-			$PY tests/perf/embed_torch.py $M $j $B $NB > $P/tt
+			$PY tests/perf/embed_torch.py $M $j $B $TNB > $P/tt
 		awk '/fp32/ { print $2 }' $P/tt >> $P/t32
 		awk '/bf16/ { print $2 }' $P/tt >> $P/t16
 	done
+	sg() { awk -v k=$1 '$1 == k { print $2 }' $P/sg | med; }
+	ob=$(sg openblas); of=$(sg onednn-f32); obf=$(sg onednn-bf16)
 	awk -v j=$j -v e=$(med < $P/e32) -v eb=$(med < $P/e16) -v tf=$(med < $P/t32) \
-	    -v tb=$(med < $P/t16) -v sg=$(med < $P/sg) -v gf=$GF 'BEGIN {
-		printf "-j %d: embed fp32 %.2f img/s (%.0f GFLOP/s, %.0f%% of sgemm %.0f GFLOP/s)\n", j, e, e * gf, 100 * e * gf / sg, sg
+	    -v tb=$(med < $P/t16) -v ob=$ob -v of=${of:-0} -v obf=${obf:-0} -v gf=$GF 'BEGIN {
+		c = of > ob ? of : ob
+		printf "-j %d: GEMM ceilings GFLOP/s: OpenBLAS sgemm %.0f, oneDNN fp32 %.0f, oneDNN bf16 %.0f\n", j, ob, of, obf
+		printf "       embed fp32 %.2f img/s (%.0f GFLOP/s, %.0f%% of the best fp32 GEMM, %.0f%% of sgemm)\n", e, e * gf, 100 * e * gf / c, 100 * e * gf / ob
 		printf "       torch fp32 %.2f img/s (%.0f GFLOP/s); embed/torch %.2fx\n", tf, tf * gf, e / tf
-		printf "       embed bf16 %.2f img/s; torch bf16 autocast %.2f img/s; embed bf16/torch bf16 %.2fx\n", eb, tb, eb / tb }'
+		printf "       embed bf16 %.2f img/s (%.0f GFLOP/s, %.0f%% of oneDNN bf16)\n", eb, eb * gf, obf ? 100 * eb * gf / obf : 0
+		printf "       torch bf16 autocast %.2f img/s; embed bf16/torch bf16 %.2fx\n", tb, eb / tb }'
 done
