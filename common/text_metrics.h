@@ -6,18 +6,24 @@
  * the Java PTB tokenizer), computed over token ids: two tokens match when
  * their ids are equal, as the decoded words do (every <unk> matches every
  * other, as in R2Gen, whose references are decoded from ids too). Same
- * arithmetic in the same order, so the values are the Python's to the
- * last bit or within a few ulps (tests/test_text.c states what it gets):
+ * arithmetic in the same order (numpy's pairwise mean included), so BLEU
+ * and ROUGE-L equal the Python's to the last bit, and CIDEr-D does too
+ * but for numpy's own log, which on AVX-512 machines differs from libm's
+ * by an ulp for some integers (seen: 7.5e-15 relative). Do not build
+ * these files with -ffast-math or FMA contraction.
  *  - BLEU-1..4: Bleu(4).compute_score, corpus level: clipped n-gram
  *    counts summed over the corpus, the 'closest' reference length per
  *    example (ties -> the shorter), brevity penalty from the summed
  *    lengths, and its epsilons: p_n = (correct + 1e-15) / (guess + 1e-9),
  *    BLEU-k = (p_1 ... p_k)^(1/k), times exp(1 - 1/ratio) with ratio =
  *    (testlen + 1e-15) / (reflen + 1e-9) when ratio < 1. So an n-gram
- *    order with no match gives a tiny positive value, not 0. nltk 3.8's
+ *    order with no match gives a small positive value, not 0. nltk 3.8's
  *    corpus_bleu (no smoothing) agrees to ~1e-9 relative when every order
- *    has a match and the hypotheses are not empty; it returns 0 where
- *    some order has no match (the test checks both).
+ *    up to k has a match and every hypothesis has at least k words; it is
+ *    lower when a hypothesis is shorter (its per-sentence denominator is
+ *    max(1, count), which adds 1 where pycocoevalcap adds 0), and ~0
+ *    (float_info.min per missing order) where an order has no match
+ *    (tests/test_text.c checks all three).
  *  - ROUGE-L: Rouge().compute_score: per example the LCS with each
  *    reference, P = max over references of lcs/|hyp|, R = max of
  *    lcs/|ref| (maxima taken separately), F = (1+b^2)PR/(R+b^2 P), b =
@@ -34,14 +40,18 @@
  *    two texts' BIGRAM counts (pycocoevalcap's `length` counts n-grams of
  *    index 1, i.e. |text| - 1; we keep it), mean over orders, mean over
  *    references, times 10; the corpus value is the mean over examples.
- *    A corpus of one example scores 0 (log N = 0).
- *  - METEOR is left out: pycocoevalcap runs METEOR 1.5 in Java with
- *    WordNet synonyms, the Snowball stemmer and English paraphrase tables
- *    (Java and those tables are not among our dependencies), and nltk's
- *    meteor_score is a different, simplified METEOR (other parameters, no
- *    paraphrases) that needs the WordNet corpus data besides; neither can
- *    be matched exactly here, and a METEOR that matches neither would
- *    be a third, unpublished variant.
+ *    A corpus of one example scores 0 (log N = 0), and so does one whose
+ *    references are all empty (where pycocoevalcap fails in max()).
+ *  - METEOR is left out. pycocoevalcap runs METEOR 1.5 as a Java program
+ *    (meteor-1.5.jar, shipped in its wheel): an aligner that matches
+ *    exact words, Snowball stems, WordNet synonyms and entries of its
+ *    English paraphrase table (data/paraphrase-en.gz, not even in the 1.2
+ *    wheel), searches alignments with a beam, and scores them with tuned
+ *    weights and a fragmentation penalty. Matching it exactly in C would
+ *    mean porting that aligner and its resources; nltk's meteor_score is
+ *    a different, simplified METEOR (other parameters, no paraphrases)
+ *    that needs the WordNet corpus data besides. A METEOR equal to
+ *    neither would be a third, unpublished variant, so there is none.
  *
  * Every function takes a corpus of n >= 1 examples, each one hypothesis
  * and at least one reference (pycocoevalcap asserts the same), and fills
@@ -52,8 +62,11 @@
  * VQA (pfm_vqa_score): answers are compared after SQuAD v1.1's
  * normalize_answer (evaluate-v1.1.py): lower-case (ASCII), delete ASCII
  * punctuation (Python's string.punctuation), replace the words a, an, the
- * with a space (regex \b(a|an|the)\b, bytes >= 0x80 counting as word
- * characters), collapse whitespace. A question is closed-ended when its
+ * with a space (regex \b(a|an|the)\b), collapse whitespace (Python's
+ * str.split()). Input is first made valid UTF-8 as the tokenizer does.
+ * Python also lower-cases non-ASCII letters and counts non-ASCII
+ * punctuation as non-word characters for \b; we do neither (no
+ * difference for ASCII answers). A question is closed-ended when its
  * normalised ground truth is "yes" or "no" (PathVQA's yes/no questions),
  * open-ended otherwise.
  *  - closed accuracy: normalised prediction == normalised truth, over the

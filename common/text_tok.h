@@ -6,10 +6,11 @@
  *
  * Cleaning, exactly as R2Gen's Python does it (tests/test_text.c checks
  * the words against that code run on the same texts), on bytes:
- *  0. the input is made valid UTF-8 first: NUL and every byte that does
- *     not begin a well-formed sequence (RFC 3629: no overlong forms, no
- *     surrogates, nothing above U+10FFFF) becomes U+FFFD, so every word,
- *     and so the vocabulary, is valid UTF-8 without NUL.
+ *  0. the input is made valid UTF-8 first: NUL and each maximal
+ *     ill-formed subpart (RFC 3629: no overlong forms, no surrogates,
+ *     nothing above U+10FFFF) become U+FFFD, as Python's
+ *     bytes.decode('utf-8', 'replace') does, so every word, and so the
+ *     vocabulary, is valid UTF-8 without NUL.
  *  1. rule mimic_cxr only: "\n" -> " "; then "__" -> "_" 7 times, "  " ->
  *     " " 6 times, ".." -> "." 8 times (each a Python str.replace: all
  *     non-overlapping matches left to right, one pass; hence the

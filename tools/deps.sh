@@ -30,6 +30,8 @@ python3-pil"
 # sklearn for metrics, OpenCV for tile-filter's HSV and Laplacian; regex/tqdm/wcwidth are open_clip's and ftfy's.
 pkgs="$pkgs python3-torch python3-torchvision python3-sklearn python3-regex
 python3-tqdm python3-wcwidth python3-yaml python3-opencv"
+# test_text's second BLEU reference (corpus_bleu).
+pkgs="$pkgs python3-nltk"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -93,3 +95,7 @@ pin timm timm 1.0.11
 pin ftfy ftfy 6.2.3
 pin open_clip open_clip_torch 2.26.1
 pin sksurv scikit-survival 0.21.0
+# test_text's references: pycocoevalcap's Bleu, Rouge and Cider, what
+# R2Gen and HistGen report (pure Python; the wheel is ~100 MB for Java
+# jars we do not run; its pycocotools dependency is not needed for them).
+pin pycocoevalcap pycocoevalcap 1.2

@@ -1,0 +1,239 @@
+/* text_corpus.c: see text_corpus.h. */
+#include "text_corpus.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int pfm_corpus_check(const pfm_text_corpus *c, pfm_err *e)
+{
+	if (c->n < 1)
+		return pfm_errf(e, "an empty corpus");
+	if (c->ref_off[0] != 0)
+		return pfm_errf(e, "ref_off[0] is %d, not 0", c->ref_off[0]);
+	for (int i = 0; i < c->n; i++) {
+		if (c->ref_off[i + 1] <= c->ref_off[i])
+			return pfm_errf(e, "example %d has no reference", i);
+		if (c->hyp[i].len < 0 || (c->hyp[i].len && !c->hyp[i].tok))
+			return pfm_errf(e, "example %d: bad hypothesis length %d", i,
+					c->hyp[i].len);
+		for (int r = c->ref_off[i]; r < c->ref_off[i + 1]; r++)
+			if (c->ref[r].len < 0 || (c->ref[r].len && !c->ref[r].tok))
+				return pfm_errf(e, "example %d: bad reference length %d", i,
+						c->ref[r].len);
+	}
+	return 0;
+}
+
+/* Open addressing over the n-grams' tokens; key k of an n-gram id is
+ * key[4*id .. 4*id + order). */
+typedef struct {
+	int32_t *key;
+	unsigned char *order;
+	int n, cap;
+	int *slot;
+	size_t nslot;
+} gram_tab;
+
+static uint32_t gram_hash(const int32_t *t, int k)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)k;
+	for (int i = 0; i < k; i++)
+		h = (h ^ (uint32_t)t[i]) * 16777619u, h ^= h >> 15;
+	return h;
+}
+
+static size_t gram_probe(const gram_tab *t, const int32_t *tok, int k, uint32_t h)
+{
+	size_t mask = t->nslot - 1;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		int id = t->slot[i] - 1;
+		if (id < 0 || (t->order[id] == k && !memcmp(t->key + 4 * (size_t)id, tok,
+							    k * sizeof *tok)))
+			return i;
+	}
+}
+
+static int gram_rehash(gram_tab *t, pfm_err *e)
+{
+	size_t ns = t->nslot ? t->nslot * 2 : 1024;
+	int *slot = calloc(ns, sizeof *slot);
+	if (!slot)
+		return pfm_errf(e, "out of memory (n-gram table of %zu slots)", ns);
+	free(t->slot);
+	t->slot = slot;
+	t->nslot = ns;
+	for (int id = 0; id < t->n; id++) {
+		const int32_t *k = t->key + 4 * (size_t)id;
+		t->slot[gram_probe(t, k, t->order[id], gram_hash(k, t->order[id]))] = id + 1;
+	}
+	return 0;
+}
+
+static int gram_id(gram_tab *t, const int32_t *tok, int k, pfm_err *e)
+{
+	uint32_t h = gram_hash(tok, k);
+	size_t i = gram_probe(t, tok, k, h);
+	if (t->slot[i])
+		return t->slot[i] - 1;
+	if (t->n == INT_MAX / 8)
+		return pfm_errf(e, "too many distinct n-grams");
+	if (t->n == t->cap) {
+		int cap = t->cap ? t->cap * 2 : 1024;
+		int32_t *key = realloc(t->key, (size_t)cap * 4 * sizeof *key);
+		if (key)
+			t->key = key;
+		unsigned char *order = realloc(t->order, cap);
+		if (order)
+			t->order = order;
+		if (!key || !order)
+			return pfm_errf(e, "out of memory (%d n-grams)", cap);
+		t->cap = cap;
+	}
+	int id = t->n++;
+	memset(t->key + 4 * (size_t)id, 0, 4 * sizeof *t->key);
+	memcpy(t->key + 4 * (size_t)id, tok, k * sizeof *tok);
+	t->order[id] = (unsigned char)k;
+	t->slot[i] = id + 1;
+	if ((size_t)t->n * 2 > t->nslot && gram_rehash(t, e))
+		return -1;
+	return id;
+}
+
+static size_t ngrams_of(int len)
+{
+	size_t m = 0;
+	for (int k = 1; k <= PFM_NGRAM_MAX; k++)
+		m += len >= k ? (size_t)(len - k + 1) : 0;
+	return m;
+}
+
+int pfm_grams_build(pfm_grams *gr, const pfm_text_corpus *c, pfm_err *e)
+{
+	memset(gr, 0, sizeof *gr);
+	int nref = c->ref_off[c->n], nseq = c->n + nref;
+	gram_tab t = {0};
+	gr->off = malloc(((size_t)nseq + 1) * sizeof *gr->off);
+	if (!gr->off)
+		return pfm_errf(e, "out of memory (%d sequences)", nseq);
+	gr->off[0] = 0;
+	for (int s = 0; s < nseq; s++)
+		gr->off[s + 1] = gr->off[s] + ngrams_of(s < c->n ? c->hyp[s].len : c->ref[s - c->n].len);
+	gr->g = malloc((gr->off[nseq] + 1) * sizeof *gr->g);
+	if (!gr->g || gram_rehash(&t, e)) {
+		pfm_errf(e, "out of memory (%zu n-grams)", gr->off[nseq]);
+		goto fail;
+	}
+	for (int s = 0; s < nseq; s++) {
+		const pfm_tokseq *q = s < c->n ? &c->hyp[s] : &c->ref[s - c->n];
+		size_t w = gr->off[s];
+		for (int k = 1; k <= PFM_NGRAM_MAX; k++)
+			for (int i = 0; i + k <= q->len; i++) {
+				int id = gram_id(&t, q->tok + i, k, e);
+				if (id < 0)
+					goto fail;
+				gr->g[w++] = id;
+			}
+	}
+	gr->ngram = t.n;
+	gr->order = t.order;
+	free(t.key);
+	free(t.slot);
+	return 0;
+fail:
+	free(t.key);
+	free(t.order);
+	free(t.slot);
+	pfm_grams_free(gr);
+	return -1;
+}
+
+void pfm_grams_free(pfm_grams *gr)
+{
+	free(gr->order);
+	free(gr->g);
+	free(gr->off);
+	memset(gr, 0, sizeof *gr);
+}
+
+int pfm_tally_init(pfm_tally *t, int ngram, size_t maxlist, pfm_err *e)
+{
+	memset(t, 0, sizeof *t);
+	size_t n = ngram ? (size_t)ngram : 1;
+	t->cnt = malloc(n * sizeof *t->cnt);
+	t->stamp = malloc(n * sizeof *t->stamp);
+	t->list = malloc((maxlist + 1) * sizeof *t->list);
+	if (!t->cnt || !t->stamp || !t->list) {
+		pfm_tally_free(t);
+		return pfm_errf(e, "out of memory (%d n-grams)", ngram);
+	}
+	for (size_t i = 0; i < n; i++)
+		t->stamp[i] = -1;
+	return 0;
+}
+
+void pfm_tally_seq(pfm_tally *t, const int *g, size_t m)
+{
+	t->cur++;
+	t->nlist = 0;
+	for (size_t i = 0; i < m; i++) {
+		int id = g[i];
+		if (t->stamp[id] != t->cur) {
+			t->stamp[id] = t->cur;
+			t->cnt[id] = 0;
+			t->list[t->nlist++] = id;
+		}
+		t->cnt[id]++;
+	}
+}
+
+void pfm_tally_free(pfm_tally *t)
+{
+	free(t->cnt);
+	free(t->stamp);
+	free(t->list);
+	memset(t, 0, sizeof *t);
+}
+
+/* numpy's pairwise_sum for float64 (loops_utils.h.src). */
+static double pairwise(const double *a, size_t n)
+{
+	if (n < 8) {
+		double r = -0.0;
+		for (size_t i = 0; i < n; i++)
+			r += a[i];
+		return r;
+	}
+	if (n <= 128) {
+		double r[8];
+		size_t i;
+		memcpy(r, a, sizeof r);
+		for (i = 8; i < n - n % 8; i += 8)
+			for (int j = 0; j < 8; j++)
+				r[j] += a[i + j];
+		double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+		for (; i < n; i++)
+			res += a[i];
+		return res;
+	}
+	size_t n2 = n / 2;
+	n2 -= n2 % 8;
+	return pairwise(a, n2) + pairwise(a + n2, n - n2);
+}
+
+double pfm_np_mean(const double *a, size_t n)
+{
+	double s = 0.0;
+	for (size_t i = 0; i < n; i += 8192)
+		s += pairwise(a + i, n - i < 8192 ? n - i : 8192);
+	return s / (double)n;
+}
+
+int pfm_text_scores_compute(pfm_text_scores *s, const pfm_text_corpus *c, pfm_err *e)
+{
+	if (pfm_bleu(s->bleu, NULL, c, e) || pfm_rouge_l(&s->rouge_l, NULL, c, e) ||
+	    pfm_cider_d(&s->cider_d, NULL, c, e))
+		return -1;
+	return 0;
+}

@@ -1,0 +1,177 @@
+/* text_hash.c: open addressing over FNV-1a hashes; see text_hash.h. */
+#include "text_hash.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "text_metrics.h"
+#include "text_utf8.h"
+
+static uint32_t fnv1a(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+/* The slot holding s, or the empty slot where it would go. */
+static size_t probe(const pfm_strmap *m, const char *s, size_t len, uint32_t h)
+{
+	size_t mask = m->nslot - 1;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		int id = m->slot[i] - 1;
+		if (id < 0 || (m->hash[id] == h && m->len[id] == len &&
+			       !memcmp(m->str[id], s, len)))
+			return i;
+	}
+}
+
+int pfm_strmap_find(const pfm_strmap *m, const char *s, size_t len)
+{
+	if (!m->nslot)
+		return -1;
+	return m->slot[probe(m, s, len, fnv1a(s, len))] - 1;
+}
+
+static int rehash(pfm_strmap *m, pfm_err *e)
+{
+	size_t ns = m->nslot ? m->nslot * 2 : 64;
+	int *slot = calloc(ns, sizeof *slot);
+	if (!slot)
+		return pfm_errf(e, "out of memory (word table of %zu slots)", ns);
+	free(m->slot);
+	m->slot = slot;
+	m->nslot = ns;
+	for (int id = 0; id < m->n; id++)
+		m->slot[probe(m, m->str[id], m->len[id], m->hash[id])] = id + 1;
+	return 0;
+}
+
+static int grow(pfm_strmap *m, pfm_err *e)
+{
+	int cap = m->cap ? m->cap * 2 : 64;
+	char **str = realloc(m->str, cap * sizeof *str);
+	if (str)
+		m->str = str;
+	uint32_t *len = realloc(m->len, cap * sizeof *len);
+	if (len)
+		m->len = len;
+	uint32_t *hash = realloc(m->hash, cap * sizeof *hash);
+	if (hash)
+		m->hash = hash;
+	long *count = realloc(m->count, cap * sizeof *count);
+	if (count)
+		m->count = count;
+	if (!str || !len || !hash || !count)
+		return pfm_errf(e, "out of memory (word table of %d words)", cap);
+	m->cap = cap;
+	return 0;
+}
+
+int pfm_strmap_add(pfm_strmap *m, const char *s, size_t len, pfm_err *e)
+{
+	if (len > (1u << 30))
+		return pfm_errf(e, "a word of %zu bytes (the limit is 1 GiB)", len);
+	if (m->n >= (1 << 30))
+		return pfm_errf(e, "more than 2^30 distinct words");
+	uint32_t h = fnv1a(s, len);
+	if (!m->nslot && rehash(m, e))
+		return -1;
+	size_t i = probe(m, s, len, h);
+	int id = m->slot[i] - 1;
+	if (id >= 0) {
+		m->count[id]++;
+		return id;
+	}
+	if (m->n == m->cap && grow(m, e))
+		return -1;
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return pfm_errf(e, "out of memory (a word of %zu bytes)", len);
+	memcpy(copy, s, len);
+	copy[len] = 0;
+	id = m->n++;
+	m->str[id] = copy;
+	m->len[id] = (uint32_t)len;
+	m->hash[id] = h;
+	m->count[id] = 1;
+	m->slot[i] = id + 1;
+	/* Keep the load under 1/2 so probes stay short. */
+	if ((size_t)m->n * 2 > m->nslot && rehash(m, e)) {
+		m->n--;
+		free(copy);
+		m->slot[i] = 0;
+		return -1;
+	}
+	return id;
+}
+
+void pfm_strmap_free(pfm_strmap *m)
+{
+	for (int i = 0; i < m->n; i++)
+		free(m->str[i]);
+	free(m->str);
+	free(m->len);
+	free(m->hash);
+	free(m->count);
+	free(m->slot);
+	memset(m, 0, sizeof *m);
+}
+
+/* pfm_wordtab (text_metrics.h) is a strmap under its public name. */
+struct pfm_wordtab {
+	pfm_strmap m;
+};
+
+pfm_wordtab *pfm_wordtab_new(pfm_err *e)
+{
+	pfm_wordtab *t = calloc(1, sizeof *t);
+	if (!t)
+		pfm_errf(e, "out of memory");
+	return t;
+}
+
+void pfm_wordtab_free(pfm_wordtab *t)
+{
+	if (!t)
+		return;
+	pfm_strmap_free(&t->m);
+	free(t);
+}
+
+int pfm_wordtab_seq(pfm_wordtab *t, const char *text, size_t n,
+		    int32_t **ids, int *len, pfm_err *e)
+{
+	*ids = NULL;
+	*len = 0;
+	size_t cap = 0;
+	for (size_t i = 0; i < n;) {
+		while (i < n && pfm_ascii_space((unsigned char)text[i]))
+			i++;
+		size_t s = i;
+		while (i < n && !pfm_ascii_space((unsigned char)text[i]))
+			i++;
+		if (i == s)
+			break;
+		int id = pfm_strmap_add(&t->m, text + s, i - s, e);
+		if (id < 0 || (*len == INT32_MAX ? pfm_errf(e, "over 2^31 words") : 0))
+			goto fail;
+		if ((size_t)*len == cap) {
+			cap = cap ? cap * 2 : 16;
+			int32_t *p = realloc(*ids, cap * sizeof *p);
+			if (!p) {
+				pfm_errf(e, "out of memory (%zu words)", cap);
+				goto fail;
+			}
+			*ids = p;
+		}
+		(*ids)[(*len)++] = id;
+	}
+	return 0;
+fail:
+	free(*ids);
+	*ids = NULL;
+	*len = 0;
+	return -1;
+}
