@@ -9,16 +9,6 @@
 #include "gen_data.h"
 #include "json.h"
 
-static char *dupn(const char *p, size_t n)
-{
-	char *s = malloc(n + 1);
-	if (s) {
-		memcpy(s, p, n);
-		s[n] = 0;
-	}
-	return s;
-}
-
 static char *slurp(const char *path, size_t *n, pfm_err *e)
 {
 	FILE *f = fopen(path, "rb");
@@ -101,7 +91,7 @@ static int get_text(const msgpack_object *o, const char *k1, const char *k2,
 		return pfm_errf(e, "%s: empty \"%s\"", where, k1);
 	if (memchr(p, 0, n))
 		return pfm_errf(e, "%s: \"%s\" holds a NUL byte", where, k1);
-	if (!(*out = dupn(p, n)))
+	if (!(*out = strndup(p, n)))
 		return pfm_errf(e, "out of memory");
 	return 0;
 }
@@ -238,7 +228,7 @@ static int qa_item(pfm_gen_set *s, const msgpack_object *o, int file_split,
 			const msgpack_object *c = &ch->via.array.ptr[i];
 			if (c->type != MSGPACK_OBJECT_STR)
 				rc = pfm_errf(e, "%s: choice %u is not a string", where, i);
-			else if (!(it->choices[it->nchoices++] = dupn(c->via.str.ptr, c->via.str.size)))
+			else if (!(it->choices[it->nchoices++] = strndup(c->via.str.ptr, c->via.str.size)))
 				rc = pfm_errf(e, "out of memory");
 		}
 	}

@@ -66,8 +66,4 @@ void pfm_gen_splits_ratio(pfm_gen_set *s, const double ratio[3],
 int pfm_gen_join(pfm_gen_set *s, const pfm_bagset *bags, pfm_err *e);
 void pfm_gen_set_free(pfm_gen_set *s);
 
-/* "what: a, b, c" on stderr through warn, several names a line. */
-void pfm_gen_list(void (*warn)(const char *, ...), const char *what,
-		  char **names, int n);
-
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_list.h"
 #include "gen_task.h"
 
 static int read_bags(pfm_bagset *bags, const pfm_gen_opts *o, pfm_err *e)
@@ -34,12 +35,12 @@ static int join_split(pfm_gen_set *set, const pfm_bagset *bags, const pfm_gen_op
 	if (set->nmissing) {
 		snprintf(msg, sizeof msg, "%d id%s in %s with no embeddings%s: ", set->nmissing,
 			 set->nmissing > 1 ? "s" : "", p->text_file, o->strict ? "" : " (not used)");
-		pfm_gen_list(pfm_warn, msg, set->missing, set->nmissing);
+		pfm_warn_list(msg, set->missing, set->nmissing);
 	}
 	if (set->nunused) {
 		snprintf(msg, sizeof msg, "%d slide%s with embeddings but no %s%s: ", set->nunused,
 			 set->nunused > 1 ? "s" : "", what, o->strict ? "" : " (not used)");
-		pfm_gen_list(pfm_warn, msg, set->unused, set->nunused);
+		pfm_warn_list(msg, set->unused, set->nunused);
 	}
 	if (o->strict && (set->nmissing || set->nunused))
 		return pfm_errf(e, "--strict: %ss and embeddings do not match (listed above)", what);

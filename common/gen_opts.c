@@ -29,70 +29,56 @@ static int count(const char *s, int lo, int hi, int *v)
 	return 0;
 }
 
-/* Integer options: code, lowest, highest, where it goes, what it is. */
+/* Numeric options: code, integer or not, lowest, highest, where it
+ * goes, what it is. */
 typedef struct {
-	int code, lo, hi;
-	size_t off;
-	const char *name, *what;
-} int_opt;
-
-#define IO_(c, lo, hi, f, n, w) {c, lo, hi, offsetof(pfm_gen_opts, f), n, w}
-static const int_opt int_opts[] = {
-	IO_(PFM_GEN_O_MAXTILES, 0, 1 << 24, max_tiles, "max-tiles", "a tile count"),
-	IO_(PFM_GEN_O_THRESHOLD, 1, 1 << 30, threshold, "threshold", "a positive count"),
-	IO_(PFM_GEN_O_MAXLEN, 1, 4096, max_len, "max-len", "a token count (1-4096)"),
-	IO_(PFM_GEN_O_WIDTH, 1, 1 << 14, width, "width", "a width"),
-	IO_(PFM_GEN_O_LAYERS, 0, 64, enc_layers, "layers", "a layer count (0-64)"),
-	IO_(PFM_GEN_O_DECLAYERS, 1, 64, dec_layers, "dec-layers", "a layer count (1-64)"),
-	IO_(PFM_GEN_O_HEADS, 1, 256, heads, "heads", "a head count"),
-	IO_(PFM_GEN_O_FF, 1, 1 << 16, ff, "ff", "a width"),
-	IO_(PFM_GEN_O_REGION, 0, 1 << 20, region, "region", "a tile count"),
-	IO_(PFM_GEN_O_EPOCHS, 0, 1000000, epochs, "epochs", "a count"),
-	IO_(PFM_GEN_O_BATCH, 1, 1 << 20, batch, "batch", "a positive count"),
-	IO_(PFM_GEN_O_PATIENCE, 0, 1000000, patience, "patience", "a count"),
-	IO_(PFM_GEN_O_MINEP, 0, 1000000, min_epochs, "min-epochs", "a count"),
-	IO_(PFM_GEN_O_BEAM, 1, 64, beam, "beam", "a beam width (1-64)"),
-	IO_(PFM_GEN_O_NOREPEAT, 0, 64, no_repeat_ngram, "no-repeat-ngram", "an n-gram size (0-64)"),
-	IO_(PFM_GEN_O_BOOT, 1, 10000000, boot, "bootstrap", "a number of replicates"),
-	IO_('j', 1, 1024, threads, "threads", "a thread count"),
-};
-
-typedef struct {
-	int code;
+	int code, is_int;
 	double lo, hi;
 	size_t off;
 	const char *name, *what;
-} dbl_opt;
+} num_opt;
 
-#define DO_(c, lo, hi, f, n, w) {c, lo, hi, offsetof(pfm_gen_opts, f), n, w}
-static const dbl_opt dbl_opts[] = {
-	DO_(PFM_GEN_O_DROPOUT, 0, 0.999, dropout, "dropout", "a probability in [0, 1)"),
-	DO_(PFM_GEN_O_LR, 1e-30, 1e30, lr, "lr", "a positive number"),
-	DO_(PFM_GEN_O_WD, 0, 1e30, wd, "wd", "a non-negative number"),
-	DO_(PFM_GEN_O_CLIP, 0, 1e30, clip, "clip", "a non-negative norm (0: off)"),
-	DO_(PFM_GEN_O_SMOOTH, 0, 0.999, label_smoothing, "label-smoothing", "a value in [0, 1)"),
-	DO_(PFM_GEN_O_LENPEN, -10, 10, length_penalty, "length-penalty", "an exponent in [-10, 10]"),
-	DO_(PFM_GEN_O_REPPEN, 1e-3, 1e3, repetition_penalty, "repetition-penalty", "a factor in [0.001, 1000] (1: off)"),
-	DO_(PFM_GEN_O_CI, 1e-9, 1 - 1e-9, ci, "ci", "a level in (0, 1)"),
+#define I_(c, lo, hi, f, n, w) {c, 1, lo, hi, offsetof(pfm_gen_opts, f), n, w}
+#define D_(c, lo, hi, f, n, w) {c, 0, lo, hi, offsetof(pfm_gen_opts, f), n, w}
+static const num_opt num_opts[] = {
+	I_(PFM_GEN_O_MAXTILES, 0, 1 << 24, max_tiles, "max-tiles", "a tile count"),
+	I_(PFM_GEN_O_THRESHOLD, 1, 1 << 30, threshold, "threshold", "a positive count"),
+	I_(PFM_GEN_O_MAXLEN, 1, 4096, max_len, "max-len", "a token count (1-4096)"),
+	I_(PFM_GEN_O_WIDTH, 1, 1 << 14, width, "width", "a width"),
+	I_(PFM_GEN_O_LAYERS, 0, 64, enc_layers, "layers", "a layer count (0-64)"),
+	I_(PFM_GEN_O_DECLAYERS, 1, 64, dec_layers, "dec-layers", "a layer count (1-64)"),
+	I_(PFM_GEN_O_HEADS, 1, 256, heads, "heads", "a head count"),
+	I_(PFM_GEN_O_FF, 1, 1 << 16, ff, "ff", "a width"),
+	I_(PFM_GEN_O_REGION, 0, 1 << 20, region, "region", "a tile count"),
+	I_(PFM_GEN_O_EPOCHS, 0, 1000000, epochs, "epochs", "a count"),
+	I_(PFM_GEN_O_BATCH, 1, 1 << 20, batch, "batch", "a positive count"),
+	I_(PFM_GEN_O_PATIENCE, 0, 1000000, patience, "patience", "a count"),
+	I_(PFM_GEN_O_MINEP, 0, 1000000, min_epochs, "min-epochs", "a count"),
+	I_(PFM_GEN_O_BEAM, 1, 64, beam, "beam", "a beam width (1-64)"),
+	I_(PFM_GEN_O_NOREPEAT, 0, 64, no_repeat_ngram, "no-repeat-ngram", "an n-gram size (0-64)"),
+	I_(PFM_GEN_O_BOOT, 1, 10000000, boot, "bootstrap", "a number of replicates"),
+	I_('j', 1, 1024, threads, "threads", "a thread count"),
+	D_(PFM_GEN_O_DROPOUT, 0, 0.999, dropout, "dropout", "a probability in [0, 1)"),
+	D_(PFM_GEN_O_LR, 1e-30, 1e30, lr, "lr", "a positive number"),
+	D_(PFM_GEN_O_WD, 0, 1e30, wd, "wd", "a non-negative number"),
+	D_(PFM_GEN_O_CLIP, 0, 1e30, clip, "clip", "a non-negative norm (0: off)"),
+	D_(PFM_GEN_O_SMOOTH, 0, 0.999, label_smoothing, "label-smoothing", "a value in [0, 1)"),
+	D_(PFM_GEN_O_LENPEN, -10, 10, length_penalty, "length-penalty", "an exponent in [-10, 10]"),
+	D_(PFM_GEN_O_REPPEN, 1e-3, 1e3, repetition_penalty, "repetition-penalty", "a factor in [0.001, 1000] (1: off)"),
+	D_(PFM_GEN_O_CI, 1e-9, 1 - 1e-9, ci, "ci", "a level in (0, 1)"),
 };
 
 int pfm_gen_option(pfm_gen_opts *o, int c, const char *arg, const char *usage,
 		   unsigned monitors)
 {
-	for (size_t i = 0; i < sizeof int_opts / sizeof *int_opts; i++)
-		if (int_opts[i].code == c) {
-			const int_opt *p = &int_opts[i];
-			if (count(arg, p->lo, p->hi, (int *)((char *)o + p->off)))
-				return pfm_usage_fail("--%s: not %s: '%s'", p->name, p->what, arg);
-			return 0;
-		}
-	for (size_t i = 0; i < sizeof dbl_opts / sizeof *dbl_opts; i++)
-		if (dbl_opts[i].code == c) {
-			const dbl_opt *p = &dbl_opts[i];
-			if (num(arg, p->lo, p->hi, (double *)((char *)o + p->off)))
-				return pfm_usage_fail("--%s: not %s: '%s'", p->name, p->what, arg);
-			return 0;
-		}
+	for (size_t i = 0; i < sizeof num_opts / sizeof *num_opts; i++) {
+		const num_opt *p = &num_opts[i];
+		if (p->code != c)
+			continue;
+		void *at = (char *)o + p->off;
+		int bad = p->is_int ? count(arg, (int)p->lo, (int)p->hi, at) : num(arg, p->lo, p->hi, at);
+		return bad ? pfm_usage_fail("--%s: not %s: '%s'", p->name, p->what, arg) : 0;
+	}
 	switch (c) {
 	case 'i':
 		if (o->ninputs == PFM_GEN_MAX_INPUTS)

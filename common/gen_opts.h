@@ -118,6 +118,20 @@ enum {
 	{"length-penalty", required_argument, 0, PFM_GEN_O_LENPEN}, \
 	{"repetition-penalty", required_argument, 0, PFM_GEN_O_REPPEN}
 
+/* The end of both programs' --help: transport and general options. */
+#define PFM_GEN_USAGE_TAIL \
+"      --max-frame SIZE    largest frame accepted (default 256M)\n" \
+"      --hwm N             ZeroMQ high-water mark in frames (default 4)\n" \
+"      --timeout SEC       ZeroMQ: fail when no frame moves for SEC seconds\n" \
+"      --lenient           accept input without an end-of-stream frame\n" \
+"      --force             write frames even to a terminal\n" \
+"      --progress          progress on stderr even when not a terminal\n" \
+"  -q, --quiet             no progress line\n" \
+"  -h, --help              show this help and exit\n" \
+"  -V, --version           show the version and exit\n" \
+"\n" \
+"Exit status: 0 ok, 1 bad data or I/O error, 2 usage error.\n"
+
 /* monitors: names in order of PFM_GEN_MON_* */
 extern const char *const pfm_gen_monitor_name[];
 

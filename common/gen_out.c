@@ -179,6 +179,13 @@ void pfm_gen_json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* ,"key":"value" */
+static void kv(FILE *f, const char *key, const char *val)
+{
+	fprintf(f, ",\"%s\":", key);
+	pfm_gen_json_str(f, val);
+}
+
 static int tokens_text(const pfm_gen_task *t, const int32_t *ids, int n, char **out, pfm_err *e)
 {
 	return pfm_vocab_decode(t->vocab, ids, (size_t)n, out, e);
@@ -196,14 +203,10 @@ static int report_line(FILE *f, const pfm_gen_task *t, const pfm_gen_eval *ev,
 	if (!rc) {
 		fputs("{\"id\":", f);
 		pfm_gen_json_str(f, t->set->items[item].id);
-		fputs(",\"prediction\":", f);
-		pfm_gen_json_str(f, hyp);
-		fputs(",\"reference\":", f);
-		pfm_gen_json_str(f, ref);
-		if (bl) {
-			fputs(",\"baseline\":", f);
-			pfm_gen_json_str(f, bl);
-		}
+		kv(f, "prediction", hyp);
+		kv(f, "reference", ref);
+		if (bl)
+			kv(f, "baseline", bl);
 		fputs("}\n", f);
 	}
 	free(hyp), free(ref), free(bl);
@@ -216,19 +219,14 @@ static void vqa_line(FILE *f, const pfm_gen_task *t, const pfm_gen_eval *ev,
 	const pfm_gen_item *it = &t->set->items[ev->item[i]];
 	fputs("{\"id\":", f);
 	pfm_gen_json_str(f, it->id);
-	fputs(",\"question\":", f);
-	pfm_gen_json_str(f, it->question);
-	fputs(",\"answer\":", f);
-	pfm_gen_json_str(f, it->text);
-	fputs(",\"prediction\":", f);
-	pfm_gen_json_str(f, ev->pred_text[i]);
+	kv(f, "question", it->question);
+	kv(f, "answer", it->text);
+	kv(f, "prediction", ev->pred_text[i]);
 	fprintf(f, ",\"type\":\"%s\",\"correct\":%s,\"f1\":%.6g",
 		it->type == PFM_GEN_OPEN ? "open" : "closed", ev->ex_exact[i] > 0 ? "true" : "false",
 		ev->ex_f1[i]);
-	if (base) {
-		fputs(",\"baseline\":", f);
-		pfm_gen_json_str(f, base->pred_text[i]);
-	}
+	if (base)
+		kv(f, "baseline", base->pred_text[i]);
 	fputs("}\n", f);
 }
 

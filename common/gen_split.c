@@ -1,6 +1,5 @@
 /* gen_split.c: splits of the generative tasks' items, and their join
  * with the bags of embeddings. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,19 +182,4 @@ void pfm_gen_set_free(pfm_gen_set *s)
 	free(s->unused);
 	free(s->items);
 	memset(s, 0, sizeof *s);
-}
-
-void pfm_gen_list(void (*warn)(const char *, ...), const char *what, char **names, int n)
-{
-	char line[900];
-	int w = 0, first = 1;
-	for (int i = 0; i < n; i++) {
-		if (w && w + strlen(names[i]) + 4 > 800) {
-			warn("%s%s", first ? what : "  ", line);
-			first = 0, w = 0;
-		}
-		w += snprintf(line + w, sizeof line - w, "%s%s", w ? ", " : "", names[i]);
-	}
-	if (w)
-		warn("%s%s", first ? what : "  ", line);
 }
