@@ -38,6 +38,7 @@ int pfm_cider_d(double *mean, double *ex, const pfm_text_corpus *c, pfm_err *e)
 		if (gr.off[s + 1] - gr.off[s] > maxlist)
 			maxlist = gr.off[s + 1] - gr.off[s];
 	pfm_tally th = {0}, tr = {0}, tdf = {0};
+	int rc = -1;
 	double *w = malloc(((size_t)gr.ngram + 1) * sizeof *w);
 	double *score = malloc((size_t)c->n * sizeof *score);
 	if (!w || !score || pfm_tally_init(&th, gr.ngram, maxlist, e) ||
@@ -85,13 +86,7 @@ int pfm_cider_d(double *mean, double *ex, const pfm_text_corpus *c, pfm_err *e)
 	*mean = pfm_np_mean(score, (size_t)c->n);
 	if (ex)
 		memcpy(ex, score, (size_t)c->n * sizeof *score);
-	free(w);
-	free(score);
-	pfm_tally_free(&th);
-	pfm_tally_free(&tr);
-	pfm_tally_free(&tdf);
-	pfm_grams_free(&gr);
-	return 0;
+	rc = 0;
 fail:
 	free(w);
 	free(score);
@@ -99,5 +94,5 @@ fail:
 	pfm_tally_free(&tr);
 	pfm_tally_free(&tdf);
 	pfm_grams_free(&gr);
-	return -1;
+	return rc;
 }

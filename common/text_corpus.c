@@ -1,7 +1,7 @@
 /* text_corpus.c: see text_corpus.h. */
 #include "text_corpus.h"
+#include "text_hash.h"
 
-#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,81 +26,6 @@ int pfm_corpus_check(const pfm_text_corpus *c, pfm_err *e)
 	return 0;
 }
 
-/* Open addressing over the n-grams' tokens; key k of an n-gram id is
- * key[4*id .. 4*id + order). */
-typedef struct {
-	int32_t *key;
-	unsigned char *order;
-	int n, cap;
-	int *slot;
-	size_t nslot;
-} gram_tab;
-
-static uint32_t gram_hash(const int32_t *t, int k)
-{
-	uint32_t h = 2166136261u ^ (uint32_t)k;
-	for (int i = 0; i < k; i++)
-		h = (h ^ (uint32_t)t[i]) * 16777619u, h ^= h >> 15;
-	return h;
-}
-
-static size_t gram_probe(const gram_tab *t, const int32_t *tok, int k, uint32_t h)
-{
-	size_t mask = t->nslot - 1;
-	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		int id = t->slot[i] - 1;
-		if (id < 0 || (t->order[id] == k && !memcmp(t->key + 4 * (size_t)id, tok,
-							    k * sizeof *tok)))
-			return i;
-	}
-}
-
-static int gram_rehash(gram_tab *t, pfm_err *e)
-{
-	size_t ns = t->nslot ? t->nslot * 2 : 1024;
-	int *slot = calloc(ns, sizeof *slot);
-	if (!slot)
-		return pfm_errf(e, "out of memory (n-gram table of %zu slots)", ns);
-	free(t->slot);
-	t->slot = slot;
-	t->nslot = ns;
-	for (int id = 0; id < t->n; id++) {
-		const int32_t *k = t->key + 4 * (size_t)id;
-		t->slot[gram_probe(t, k, t->order[id], gram_hash(k, t->order[id]))] = id + 1;
-	}
-	return 0;
-}
-
-static int gram_id(gram_tab *t, const int32_t *tok, int k, pfm_err *e)
-{
-	uint32_t h = gram_hash(tok, k);
-	size_t i = gram_probe(t, tok, k, h);
-	if (t->slot[i])
-		return t->slot[i] - 1;
-	if (t->n == INT_MAX / 8)
-		return pfm_errf(e, "too many distinct n-grams");
-	if (t->n == t->cap) {
-		int cap = t->cap ? t->cap * 2 : 1024;
-		int32_t *key = realloc(t->key, (size_t)cap * 4 * sizeof *key);
-		if (key)
-			t->key = key;
-		unsigned char *order = realloc(t->order, cap);
-		if (order)
-			t->order = order;
-		if (!key || !order)
-			return pfm_errf(e, "out of memory (%d n-grams)", cap);
-		t->cap = cap;
-	}
-	int id = t->n++;
-	memset(t->key + 4 * (size_t)id, 0, 4 * sizeof *t->key);
-	memcpy(t->key + 4 * (size_t)id, tok, k * sizeof *tok);
-	t->order[id] = (unsigned char)k;
-	t->slot[i] = id + 1;
-	if ((size_t)t->n * 2 > t->nslot && gram_rehash(t, e))
-		return -1;
-	return id;
-}
-
 static size_t ngrams_of(int len)
 {
 	size_t m = 0;
@@ -113,7 +38,8 @@ int pfm_grams_build(pfm_grams *gr, const pfm_text_corpus *c, pfm_err *e)
 {
 	memset(gr, 0, sizeof *gr);
 	int nref = c->ref_off[c->n], nseq = c->n + nref;
-	gram_tab t = {0};
+	/* an n-gram's key: the bytes of its k ids */
+	pfm_strmap t = {0};
 	gr->off = malloc(((size_t)nseq + 1) * sizeof *gr->off);
 	if (!gr->off)
 		return pfm_errf(e, "out of memory (%d sequences)", nseq);
@@ -121,7 +47,7 @@ int pfm_grams_build(pfm_grams *gr, const pfm_text_corpus *c, pfm_err *e)
 	for (int s = 0; s < nseq; s++)
 		gr->off[s + 1] = gr->off[s] + ngrams_of(s < c->n ? c->hyp[s].len : c->ref[s - c->n].len);
 	gr->g = malloc((gr->off[nseq] + 1) * sizeof *gr->g);
-	if (!gr->g || gram_rehash(&t, e)) {
+	if (!gr->g) {
 		pfm_errf(e, "out of memory (%zu n-grams)", gr->off[nseq]);
 		goto fail;
 	}
@@ -130,21 +56,25 @@ int pfm_grams_build(pfm_grams *gr, const pfm_text_corpus *c, pfm_err *e)
 		size_t w = gr->off[s];
 		for (int k = 1; k <= PFM_NGRAM_MAX; k++)
 			for (int i = 0; i + k <= q->len; i++) {
-				int id = gram_id(&t, q->tok + i, k, e);
+				int id = pfm_strmap_add(&t, (const char *)(q->tok + i),
+							k * sizeof *q->tok, e);
 				if (id < 0)
 					goto fail;
 				gr->g[w++] = id;
 			}
 	}
 	gr->ngram = t.n;
-	gr->order = t.order;
-	free(t.key);
-	free(t.slot);
+	gr->order = malloc((size_t)t.n + 1);
+	if (!gr->order) {
+		pfm_errf(e, "out of memory (%d n-grams)", t.n);
+		goto fail;
+	}
+	for (int id = 0; id < t.n; id++)
+		gr->order[id] = (unsigned char)(t.len[id] / sizeof(int32_t));
+	pfm_strmap_free(&t);
 	return 0;
 fail:
-	free(t.key);
-	free(t.order);
-	free(t.slot);
+	pfm_strmap_free(&t);
 	pfm_grams_free(gr);
 	return -1;
 }

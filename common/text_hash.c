@@ -155,9 +155,13 @@ int pfm_wordtab_seq(pfm_wordtab *t, const char *text, size_t n,
 		if (i == s)
 			break;
 		int id = pfm_strmap_add(&t->m, text + s, i - s, e);
-		if (id < 0 || (*len == INT32_MAX ? pfm_errf(e, "over 2^31 words") : 0))
+		if (id < 0)
 			goto fail;
 		if ((size_t)*len == cap) {
+			if (*len > INT32_MAX / 2) {
+				pfm_errf(e, "over 2^30 words in one text");
+				goto fail;
+			}
 			cap = cap ? cap * 2 : 16;
 			int32_t *p = realloc(*ids, cap * sizeof *p);
 			if (!p) {

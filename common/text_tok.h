@@ -32,7 +32,8 @@
  * \x1c-\x1f, and U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029,
  * U+202F, U+205F, U+3000. Lower-casing is ASCII only: R2Gen's str.lower()
  * also lower-cases non-ASCII capitals (É -> é), we leave them as they are
- * (the only difference from the Python, and none for ASCII text).
+ * (the only difference from the Python, none for ASCII text; the test
+ * checks the rest of the rules on such texts too).
  *
  * Vocabulary: the words of the training texts seen at least min_count
  * times (R2Gen's `count >= threshold`: 3 for IU X-ray, 10 for MIMIC-CXR),

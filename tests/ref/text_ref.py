@@ -11,7 +11,9 @@ Texts travel as hex of their bytes, decoded as
 bytes.decode('utf-8', 'replace') with NUL -> U+FFFD (what the C side does
 first; see common/text_tok.h).
 
-  clean RULE HEX                  ' '.join(clean_report(text).split())
+  clean RULE HEX                  ' '.join(clean_report(text).split()), or
+                                  '~' and the same with ASCII-only
+                                  lower-casing where that differs
   vocab RULE MIN HEX,HEX,...      R2Gen's sorted vocabulary ('<unk>' in it)
   encode RULE MIN HEX,.. HEX      R2Gen's ids of the last text as tokens
                                   (0 -> '')
@@ -44,6 +46,15 @@ warnings.simplefilter("ignore")
 SENT_DEL = re.compile(r'[.,?;*!%^&_+():-\[\]{}]')
 
 
+ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+# R2Gen's str.lower(), or (False) ASCII only, as the C side does (text_tok.h)
+LOWER_ALL = True
+
+
+def lower(t):
+    return t.lower() if LOWER_ALL else t.translate(ASCII_LOWER)
+
+
 def report_cleaner(t, rule):
     if rule == "mimic_cxr":
         t = t.replace('\n', ' ')
@@ -61,13 +72,13 @@ def report_cleaner(t, rule):
         t = t.replace('. %s. ' % d, '. ')
     for d in "2345":
         t = t.replace(' %s. ' % d, '. ')
-    return t.strip().lower().split('. ')
+    return lower(t.strip()).split('. ')
 
 
 def sent_cleaner(t):
     for c in '"/\\\'':
         t = t.replace(c, '')
-    return SENT_DEL.sub('', t.strip().lower())
+    return SENT_DEL.sub('', lower(t.strip()))
 
 
 def clean_report(text, rule):
@@ -94,6 +105,21 @@ def r2gen_encode(vocab, text, rule):
 
 def unhex(h):
     return bytes.fromhex(h).decode('utf-8', 'replace').replace('\x00', '\ufffd')
+
+
+def clean_answer(text, rule):
+    """The words as hex; where str.lower() changes a non-ASCII character,
+    '~' and the words of the rules with ASCII-only lower-casing, what
+    text_tok.h documents (the only difference from R2Gen)."""
+    global LOWER_ALL
+    words = ' '.join(clean_report(text, rule).split())
+    LOWER_ALL = False
+    try:
+        ascii_words = ' '.join(clean_report(text, rule).split())
+    finally:
+        LOWER_ALL = True
+    mark = '' if words == ascii_words else '~'
+    return mark + ascii_words.encode('utf-8').hex()
 
 
 def texts_of(field):
@@ -182,7 +208,7 @@ def vqa(f):
 def answer(line):
     f = line.rstrip('\n').split('\t') if '\t' in line else line.split()
     if f[0] == 'clean':
-        return clean_report(unhex(f[2]) if len(f) > 2 else '', f[1])
+        return clean_answer(unhex(f[2]) if len(f) > 2 else '', f[1])
     if f[0] == 'vocab':
         return hexes(r2gen_vocab(texts_of(f[3]), f[1], int(f[2])))
     if f[0] == 'encode':
@@ -199,10 +225,7 @@ def answer(line):
 def main():
     with open(sys.argv[1], encoding='ascii') as q:
         for line in q:
-            a = answer(line)
-            if line.startswith('clean'):
-                a = ' '.join(a.split()).encode('utf-8').hex()
-            print(a, flush=False)
+            print(answer(line))
 
 
 if __name__ == '__main__':
