@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "torchref.h"
 #include "distill.h"
 #include "distill_aug.h"
 #include "distill_ckpt.h"
@@ -24,17 +25,6 @@
 #include "safetensors.h"
 
 static char dir[] = "/tmp/pfm-distill-XXXXXX";
-
-static double rel_err(const float *a, const float *b, size_t n)
-{
-	double md = 0, mr = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)a[i] - b[i]);
-		md = d > md || isnan(d) ? d : md;
-		mr = fabs(b[i]) > mr ? fabs(b[i]) : mr;
-	}
-	return mr > 0 ? md / mr : md;
-}
 
 static pfm_st *fixture(const char *name)
 {
@@ -532,8 +522,8 @@ static double cmp_tensors(const pfm_distill *d, const float *got, pfm_st *st,
 static void test_step(const char *centering, int nsteps, int threads)
 {
 	char cmd[512], model[256], p[256];
-	snprintf(cmd, sizeof cmd, ".venv/bin/python tests/ref/distill_ref.py "
-		 "step %s %s %d", dir, centering, nsteps);
+	snprintf(cmd, sizeof cmd, "%s tests/ref/distill_ref.py step %s %s %d",
+		 TORCHREF_PY, dir, centering, nsteps);
 	CHECK(system(cmd) == 0, "%s failed", cmd);
 	snprintf(model, sizeof model, "%s/%s.model.safetensors", dir, centering);
 	pfm_distill_opts o;
@@ -652,21 +642,11 @@ out:
 
 int main(void)
 {
-	const char *py = ".venv/bin/python";
-	if (access(py, X_OK)) {
-		CHECK(0, "%s missing: run `make deps` first", py);
+	if (torchref_run(dir, "distill_ref.py", "parts"))
 		return check_done();
-	}
-	if (!mkdtemp(dir)) {
-		CHECK(0, "mkdtemp");
-		return check_done();
-	}
 	char cmd[512];
-	snprintf(cmd, sizeof cmd, "%s tests/ref/distill_ref.py parts %s", py,
-		 dir);
-	CHECK(system(cmd) == 0, "%s failed", cmd);
 	snprintf(cmd, sizeof cmd, "%s tests/ref/distill_ref.py ops %s "
-		 "tests/data/he-1024-a.png", py, dir);
+		 "tests/data/he-1024-a.png", TORCHREF_PY, dir);
 	CHECK(system(cmd) == 0, "%s failed", cmd);
 	test_aug();
 	test_head("head3", 40, 3);
@@ -676,8 +656,6 @@ int main(void)
 	test_step("ema", 10, 1);
 	test_step("ema", 10, 2);
 	test_step("sk", 3, 1);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", dir);
+	torchref_clean(dir);
 	return check_done();
 }

@@ -29,36 +29,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "torchref.h"
 #include "seq.h"
 
 static char dir[] = "/tmp/pfm-seq-XXXXXX";
-
-static double rel_err(const float *a, const float *b, size_t n)
-{
-	double md = 0, mr = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)a[i] - b[i]);
-		md = d > md || isnan(d) ? d : md;
-		mr = fabs(b[i]) > mr ? fabs(b[i]) : mr;
-	}
-	return mr > 0 ? md / mr : md;
-}
-
-static float *f32(const pfm_st *st, const char *name, size_t *n)
-{
-	const pfm_st_tensor *t = pfm_st_find(st, name);
-	pfm_err e;
-	if (!t)
-		return NULL;
-	float *p = malloc((t->count ? t->count : 1) * sizeof *p);
-	if (p && pfm_st_read_f32(t, p, &e)) {
-		free(p);
-		return NULL;
-	}
-	if (n)
-		*n = t->count;
-	return p;
-}
 
 typedef struct {
 	pfm_seq m, g;   /* the model and torch's gradients (as a model) */
@@ -89,7 +63,7 @@ static int load(fixture *f, const char *name)
 		CHECK(0, "%s", e.msg);
 		return -1;
 	}
-	size_t nt, na;
+	size_t nt = 0, na = 0;
 	float *tok = f32(st, "tok", &nt), *ans = f32(st, "ans", &na);
 	float *task = f32(st, "task", NULL), *answer = f32(st, "answer", NULL);
 	float *loss = f32(st, "loss", NULL), *s = f32(st, "smoothing", NULL);
@@ -721,21 +695,14 @@ int main(void)
 {
 	static const char *const cases[] = {"rep-relu", "rep-gelu-region",
 					    "rep-noenc", "vqa-cls", "vqa-gen"};
-	const char *py = ".venv/bin/python";
 	pfm_seq_ws *ws = pfm_seq_ws_new();
-	if (!mkdtemp(dir) || !ws) {
-		CHECK(0, "mkdtemp");
+	if (!ws) {
+		CHECK(0, "out of memory");
 		return check_done();
 	}
-	if (access(py, X_OK)) {
-		CHECK(0, "%s missing: run `make deps` first", py);
-	} else {
-		char cmd[512];
-		snprintf(cmd, sizeof cmd, "%s tests/ref/seq_ref.py %s", py, dir);
-		CHECK(system(cmd) == 0, "%s failed", cmd);
+	if (!torchref_run(dir, "seq_ref.py", ""))
 		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
 			torch_case(cases[i], ws);
-	}
 	finite_diff(ws);
 	threads();
 	checkpoints();
@@ -743,9 +710,6 @@ int main(void)
 	helpers(ws);
 	errors(ws);
 	pfm_seq_ws_free(ws);
-	char cmd[512];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", dir);
+	torchref_clean(dir);
 	return check_done();
 }

@@ -13,34 +13,12 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "torchref.h"
 #include "safetensors.h"
 #include "vit.h"
 #include "vit_bf16.h"
 
 static char dir[] = "/tmp/pfm-vit-XXXXXX";
-
-/* max|a - b| / max|b| over n floats */
-static double rel_err(const float *a, const float *b, size_t n)
-{
-	double md = 0, mr = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)a[i] - b[i]);
-		md = d > md || isnan(d) ? d : md;
-		mr = fabs(b[i]) > mr ? fabs(b[i]) : mr;
-	}
-	return mr > 0 ? md / mr : md;
-}
-
-static float *f32(const pfm_st_tensor *t)
-{
-	float *p = malloc(t->count * sizeof *p);
-	pfm_err e;
-	if (p && pfm_st_read_f32(t, p, &e)) {
-		free(p);
-		return NULL;
-	}
-	return p;
-}
 
 /* bf16: the linear layers in bf16 (oneDNN), held to BF16_TOL. */
 #define BF16_TOL 2e-2
@@ -64,7 +42,7 @@ static void one_case(const char *name, int threads, int bf16)
 	}
 	const pfm_st_tensor *im = pfm_st_find(ref, "images");
 	int B = (int)im->shape[0], S = (int)im->shape[2];
-	float *x = f32(im);
+	float *x = tensor_f32(im);
 	pfm_vit_run *r = pfm_vit_run_new(&m, B, S, threads, &e);
 	CHECK(r != NULL, "%s: run: %s", name, r ? "" : e.msg);
 	if (!r)
@@ -76,7 +54,7 @@ static void one_case(const char *name, int threads, int bf16)
 	}
 	CHECK(!pfm_vit_forward(r, x, B, &e), "%s: forward: %s", name, e.msg);
 	const pfm_st_tensor *tt = pfm_st_find(ref, "tokens");
-	float *tok = f32(tt);
+	float *tok = tensor_f32(tt);
 	CHECK(tt->count == (size_t)B * pfm_vit_run_tokens(r) * m.cfg.dim,
 	      "%s: %zu reference tokens", name, tt->count);
 	double err = rel_err(pfm_vit_tokens(r), tok, tt->count);
@@ -98,7 +76,7 @@ static void one_case(const char *name, int threads, int bf16)
 		      "we make %d x %d", name, key, t->count, B, od);
 		if (t->count != (size_t)B * od)
 			continue;
-		float *want = f32(t), *got = malloc(t->count * sizeof *got);
+		float *want = tensor_f32(t), *got = malloc(t->count * sizeof *got);
 		CHECK(!pfm_vit_output(r, k, got, &e), "%s: output %s: %s", name,
 		      key, e.msg);
 		err = rel_err(got, want, t->count);
@@ -208,18 +186,8 @@ int main(void)
 		"vits16", "vits16-160", "vits16-f16", "vits16-bf16", "timm-reg", "timm-reg-126",
 		"dinov2-reg", "dinov2-reg-126", "swiglu", "hf-vit",
 		"hf-dinov2", "coca", "coca-packed"};
-	const char *py = ".venv/bin/python";
-	if (access(py, X_OK)) {
-		CHECK(0, "%s missing: run `make deps` first", py);
+	if (torchref_run(dir, "vit_ref.py", ""))
 		return check_done();
-	}
-	if (!mkdtemp(dir)) {
-		CHECK(0, "mkdtemp");
-		return check_done();
-	}
-	char cmd[512];
-	snprintf(cmd, sizeof cmd, "%s tests/ref/vit_ref.py %s", py, dir);
-	CHECK(system(cmd) == 0, "%s failed", cmd);
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
 		for (int t = 1; t <= 2; t++)
 			one_case(cases[i], t, 0);
@@ -255,8 +223,6 @@ int main(void)
 	      strstr(e.msg, "/nonexistent.safetensors"), "missing file: %s",
 	      e.msg);
 
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", dir);
+	torchref_clean(dir);
 	return check_done();
 }

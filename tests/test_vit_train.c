@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "torchref.h"
 #include "rng.h"
 #include "safetensors.h"
 #include "vit.h"
@@ -31,33 +32,6 @@ static const char *const kname[PFM_NVP] = {
 	"patch_w", "patch_b", "cls", "reg", "pos", "ln1_w", "ln1_b", "qkv_w",
 	"qkv_b", "proj_w", "proj_b", "ls1", "ln2_w", "ln2_b", "fc1_w", "fc1_b",
 	"fc2_w", "fc2_b", "ls2", "norm_w", "norm_b"};
-
-static double rel_err(const float *a, const float *b, size_t n)
-{
-	double md = 0, mr = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)a[i] - b[i]);
-		md = d > md || isnan(d) ? d : md;
-		mr = fabs(b[i]) > mr ? fabs(b[i]) : mr;
-	}
-	return mr > 0 ? md / mr : md;
-}
-
-static float *f32(const pfm_st *st, const char *name, size_t *n)
-{
-	const pfm_st_tensor *t = pfm_st_find(st, name);
-	pfm_err e;
-	if (!t)
-		return NULL;
-	float *p = malloc(t->count * sizeof *p);
-	if (p && pfm_st_read_f32(t, p, &e)) {
-		free(p);
-		return NULL;
-	}
-	if (n)
-		*n = t->count;
-	return p;
-}
 
 typedef struct {
 	pfm_vit m, gm;
@@ -91,7 +65,7 @@ static int load(fixture *f, const char *name)
 	f->B = (int)im->shape[0];
 	f->S = (int)im->shape[2];
 	f->L = f->m.cfg.depth;
-	size_t nm;
+	size_t nm = 0;
 	f->images = f32(f->in, "images", NULL);
 	float *mk = f32(f->in, "mask", &nm);
 	f->mask = malloc(nm);
@@ -228,18 +202,8 @@ int main(void)
 {
 	static const char *const cases[] = {"dino-global", "dino-local",
 					    "reg-swiglu", "plain-up"};
-	const char *py = ".venv/bin/python";
-	if (access(py, X_OK)) {
-		CHECK(0, "%s missing: run `make deps` first", py);
+	if (torchref_run(dir, "vit_train_ref.py", ""))
 		return check_done();
-	}
-	if (!mkdtemp(dir)) {
-		CHECK(0, "mkdtemp");
-		return check_done();
-	}
-	char cmd[512];
-	snprintf(cmd, sizeof cmd, "%s tests/ref/vit_train_ref.py %s", py, dir);
-	CHECK(system(cmd) == 0, "%s failed", cmd);
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
 		for (int t = 1; t <= 2; t++)
 			one_case(cases[i], t, t == 1);
@@ -260,8 +224,6 @@ int main(void)
 		pfm_vit_train_free(t);
 	}
 	unload(&f);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", dir);
+	torchref_clean(dir);
 	return check_done();
 }
