@@ -1,4 +1,6 @@
 #include "cli.h"
+#include "curve.h"
+#include "endpoint.h"
 
 #include <getopt.h>
 
@@ -165,7 +167,26 @@ int pfm_io_option(int c, const char *arg, pfm_io_opts *io)
 	case PFM_OPT_FORCE:
 		io->force_tty = 1;
 		return 0;
+	case PFM_OPT_CURVE_SECRET: io->curve_secret = arg; return 0;
+	case PFM_OPT_CURVE_SERVER: io->curve_server = arg; return 0;
+	case PFM_OPT_CURVE_ALLOW: io->curve_allow = arg; return 0;
+	case PFM_OPT_INSECURE: io->insecure = 1; return 0;
 	default:
 		return pfm_usage_hint(); /* getopt said why */
 	}
+}
+
+int pfm_io_check(const pfm_io_opts *io, const char *spec, int output)
+{
+	pfm_err e = {0};
+	if (!spec || !pfm_spec_is_zmq(spec))
+		return 0;
+	int hub = pfm_spec_is_hub(spec);
+	const char *eps = hub ? spec + strlen(PFM_HUB_PREFIX) : spec;
+	/* A worker's link connects unless told to bind; a plain PULL
+	 * binds and a PUSH connects (endpoint.h). */
+	if (!pfm_curve_check(eps, !hub && !output, io, &e))
+		return 0;
+	pfm_warn("%s", e.msg);
+	return PFM_EXIT_USAGE;
 }

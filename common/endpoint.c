@@ -7,6 +7,7 @@
 #include <zmq.h>
 
 #include "cli.h"
+#include "curve.h"
 
 size_t pfm_opts_max_frame(const pfm_io_opts *o)
 {
@@ -66,7 +67,10 @@ static int monitor(pfm_zsock *z)
 {
 	static const char addr[] = "inproc://pfm-monitor";
 	if (zmq_socket_monitor(z->sock, addr, ZMQ_EVENT_CONNECTED |
-			       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED))
+			       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+			       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+			       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL))
 		return -1;
 	z->mon = zmq_socket(z->ctx, ZMQ_PAIR);
 	int zero = 0;
@@ -96,15 +100,44 @@ int pfm_zsock_open(pfm_zsock *z, const char *spec, int push,
 	zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof linger);
 	if (!push)
 		zmq_setsockopt(z->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-	int rc = pfm_zmq_attach(z->sock, spec, !push, e);
+	int rc = pfm_curve_setup(z->ctx, z->sock, spec, !push, o, &z->zap,
+				 &z->connects, &z->curve, e);
+	if (!rc)
+		rc = pfm_zmq_attach(z->sock, spec, !push, e);
 	if (rc)
 		pfm_zsock_close(z);
 	return rc;
 }
 
+int pfm_zsock_refused(const pfm_zsock *z, pfm_err *e)
+{
+	if (z->refused == 2)
+		return pfm_errf(e, "the server uses another security mechanism "
+				"(CURVE keys on one side only: give both "
+				"sides keys, see pathfm(7) SECURITY)");
+	return pfm_errf(e, "the server refused this program's CURVE key (is "
+			"its .pub in the server's --curve-allow directory?)");
+}
+
 static void on_event(pfm_zsock *z, int ev, int fd)
 {
 	int i;
+	/* A server's refusals are its ZAP handler's business (logged);
+	 * a client learns here that the server will not have it (fd is
+	 * the event's value: a status or protocol error here). */
+	if (ev & ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+		z->handshook = 1;
+		return;
+	}
+	if (ev & (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+		  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)) {
+		if (z->connects && ev & ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+			z->refused = 1;
+		else if (z->connects &&
+			 (uint32_t)fd == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+			z->refused = 2;
+		return;
+	}
 	for (i = 0; i < z->nfds && z->fds[i] != fd; i++)
 		;
 	if (ev & (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED)) {
@@ -163,6 +196,27 @@ int pfm_zsock_wait(pfm_zsock *z, short what, long ms)
 	return rc < 0 ? -1 : rc > 0;
 }
 
+int pfm_zsock_wait_handshake(pfm_zsock *z, int ms, pfm_err *e)
+{
+	double end = pfm_now() + ms / 1e3;
+	for (;;) {
+		pfm_zsock_events(z);
+		if (z->refused)
+			return pfm_zsock_refused(z, e);
+		if (z->handshook)
+			return 0;
+		double left = end - pfm_now();
+		if (left <= 0)
+			return pfm_errf(e, "no %shandshake with the server in "
+					"%.1f s: is it running%s?",
+					z->curve ? "CURVE " : "", ms / 1e3,
+					z->curve ? ", and is --curve-server "
+					"its public key" : "");
+		zmq_pollitem_t it = {z->mon, 0, ZMQ_POLLIN, 0};
+		zmq_poll(&it, 1, (long)(left * 1e3) + 1);
+	}
+}
+
 int pfm_zsock_wait_alone(pfm_zsock *z, int ms)
 {
 	double end = pfm_now() + ms / 1e3;
@@ -180,6 +234,13 @@ int pfm_zsock_wait_alone(pfm_zsock *z, int ms)
 
 void pfm_zsock_close(pfm_zsock *z)
 {
+	/* A server that will not have this client takes nothing: do not
+	 * linger on frames that cannot go. */
+	pfm_zsock_events(z);
+	if (z->sock && z->connects && (z->refused || !z->handshook)) {
+		int zero = 0;
+		zmq_setsockopt(z->sock, ZMQ_LINGER, &zero, sizeof zero);
+	}
 	if (z->mon) {
 		zmq_socket_monitor(z->sock, NULL, 0);
 		zmq_close(z->mon);
@@ -188,5 +249,7 @@ void pfm_zsock_close(pfm_zsock *z)
 		zmq_close(z->sock);
 	if (z->ctx)
 		zmq_ctx_term(z->ctx);
+	pfm_zap_join(z->zap); /* its thread ends with the context */
 	z->sock = z->ctx = z->mon = NULL;
+	z->zap = NULL;
 }

@@ -32,10 +32,25 @@ typedef struct {
 	int nfds;
 	int ever;    /* a peer was connected at some point */
 	int dropped; /* a peer disconnected */
+	struct pfm_zap *zap; /* a CURVE server's ZAP handler (curve.h) */
+	int curve;           /* CURVE in use */
+	int connects;        /* only connects (tcp, ipc): a client ... */
+	int refused;         /* ... the server would not have (1: its key,
+			      * 2: the other security mechanism) */
+	int handshook;       /* a handshake succeeded */
 } pfm_zsock;
 
+/* With CURVE keys in o (or the environment) the socket is a CURVE
+ * server or client (curve.h); without, cleartext beyond loopback is
+ * refused unless o->insecure. */
 int pfm_zsock_open(pfm_zsock *z, const char *spec, int push,
 		   const pfm_io_opts *o, pfm_err *e);
+/* The message for a client the server refused (z->refused). */
+int pfm_zsock_refused(const pfm_zsock *z, pfm_err *e);
+/* A client (z->connects): wait up to ms for its first handshake; 0
+ * done, or -1 with e saying why not (refused, or none: no server, or a
+ * wrong server key). */
+int pfm_zsock_wait_handshake(pfm_zsock *z, int ms, pfm_err *e);
 void pfm_zsock_close(pfm_zsock *z);
 /* Take the monitor's pending events into nfds/ever/dropped. */
 void pfm_zsock_events(pfm_zsock *z);

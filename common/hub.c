@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "curve.h"
 #include "endpoint.h"
 
 int hub_fail(hub_t *h, const char *fmt, ...)
@@ -334,7 +335,10 @@ static int setup(hub_t *h)
 	zmq_setsockopt(h->router, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
 	zmq_setsockopt(h->router, ZMQ_LINGER, &linger, sizeof linger);
 	zmq_setsockopt(h->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-	if (pfm_zmq_attach(h->router, o->work, 1, h->e))
+	int connects, curve;
+	if (pfm_curve_setup(h->ctx, h->router, o->work, 1, &o->io, &h->zap,
+			    &connects, &curve, h->e) ||
+	    pfm_zmq_attach(h->router, o->work, 1, h->e))
 		return h->failed = 1, -1;
 	return hub_io_start(h);
 }

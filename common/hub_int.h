@@ -49,6 +49,7 @@ typedef struct {
 	pfm_err *e;
 	int failed;
 	void *ctx, *router;
+	struct pfm_zap *zap;      /* the router's, with CURVE (curve.h) */
 	void *in_pipe, *out_pipe; /* the loop's ends */
 	void *in_end, *out_end;   /* the threads' ends */
 	pthread_t in_th, out_th;

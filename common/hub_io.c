@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "curve.h"
 #include "frameid.h"
 
 enum { REPORT_EPIPE = 4 };
@@ -177,6 +178,9 @@ void hub_io_stop(hub_t *h)
 		if (h->ctx)
 			zmq_ctx_term(h->ctx);
 	}
+	/* The shutdown above ended the ZAP handler's thread. */
+	pfm_zap_join(h->zap);
+	h->zap = NULL;
 	h->r = NULL;
 	h->w = NULL;
 	h->ctx = NULL;

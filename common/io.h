@@ -48,6 +48,13 @@ typedef struct {
 	int fail_on_disconnect; /* ZeroMQ writer: a reader that disconnects
 				 * mid-stream is an error (frame-hub's output:
 				 * a finite stream that nobody else can take) */
+	/* CURVE (curve.h): this program's key pair (a file), the binding
+	 * peer's public key (a file or Z85 text) and the directory of the
+	 * public keys allowed to connect; NULL: from the environment
+	 * (PFM_CURVE_SECRET, PFM_CURVE_SERVER, PFM_CURVE_ALLOW) or none.
+	 * insecure: cleartext allowed beyond loopback (--insecure). */
+	const char *curve_secret, *curve_server, *curve_allow;
+	int insecure;
 } pfm_io_opts;
 
 /* Scan one MessagePack object at p[0..n) without allocating: returns its

@@ -159,6 +159,9 @@ static int recv_zmq(pfm_reader *r)
 		if (errno != EAGAIN && errno != EINTR)
 			return pfm_errf(&r->err, "receive: %s",
 					zmq_strerror(errno));
+		pfm_zsock_events(&r->z);
+		if (r->z.refused)
+			return pfm_zsock_refused(&r->z, &r->err);
 		if (r->in_stream && !r->allow_no_eos && pfm_zsock_alone(&r->z))
 			return pfm_errf(&r->err, "the producer disconnected "
 					"after %llu frames without an "

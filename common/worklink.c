@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "curve.h"
 #include "endpoint.h"
 #include "frameid.h"
 #include "mem.h"
@@ -116,6 +117,10 @@ static int dealer_open(pfm_worklink *l, pfm_err *e)
 	int ivl = 20, ivl_max = 1000;
 	zmq_setsockopt(l->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
 	zmq_setsockopt(l->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+	int connects, curve;
+	if (pfm_curve_setup(l->ctx, l->dealer, l->eps, 0, &l->io, &l->zap,
+			    &connects, &curve, e))
+		return -1;
 	return pfm_zmq_attach(l->dealer, l->eps, 0, e);
 }
 
@@ -359,6 +364,7 @@ int pfm_worklink_detach(pfm_worklink *l, int writer, int complete,
 	}
 	if (l->ctx)
 		zmq_ctx_term(l->ctx);
+	pfm_zap_join(l->zap); /* its thread ended with the context */
 	pthread_mutex_destroy(&l->mu);
 	free(l->buf);
 	free(l);

@@ -26,6 +26,7 @@ struct pfm_worklink {
 	void *ctx, *rd, *wr;
 	/* the agent's: the hub, and the other ends */
 	void *dealer, *ard, *awr;
+	struct pfm_zap *zap;  /* a worker that binds with CURVE (curve.h) */
 	pthread_t agent;
 	/* reader */
 	char *buf;

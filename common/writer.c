@@ -179,6 +179,12 @@ static int send_msg(pfm_writer *w, const void *p, size_t n)
 		}
 		if (pfm_zsock_wait(&w->z, ZMQ_POLLOUT, ms) < 0 && errno != EINTR)
 			break;
+		pfm_zsock_events(&w->z);
+		if (w->z.refused) {
+			w->failed = 1;
+			pfm_zsock_refused(&w->z, &w->err);
+			return pfm_err_prefix(&w->err, "%s", w->name);
+		}
 	}
 	w->failed = 1;
 	return pfm_errf(&w->err, "%s: send: %s", w->name,
@@ -318,9 +324,20 @@ int pfm_writer_close(pfm_writer *w, int complete, pfm_err *e)
 		 * the socket closes, even with a linger (the last frames
 		 * to a slow reader). Readers disconnect once they have the
 		 * eos (reader.c): wait for that, then close. */
+		int ms = w->timeout_ms > 0 ? w->timeout_ms : PFM_ZMQ_LINGER_MS;
+		/* A client that never shook hands with a server (none
+		 * there, or one that would not have its key or none)
+		 * delivered nothing: an error, not a quiet close. */
+		if (!rc && complete && w->z.connects &&
+		    pfm_zsock_wait_handshake(&w->z, ms, &w->err))
+			rc = -1;
 		if (!rc && complete)
-			pfm_zsock_wait_alone(&w->z, w->timeout_ms > 0 ?
-					     w->timeout_ms : PFM_ZMQ_LINGER_MS);
+			pfm_zsock_wait_alone(&w->z, ms);
+		pfm_zsock_events(&w->z);
+		if (!rc && w->z.refused)
+			rc = pfm_zsock_refused(&w->z, &w->err);
+		if (rc && !w->failed)
+			pfm_err_prefix(&w->err, "%s", w->name);
 		pfm_zsock_close(&w->z); /* lingers to deliver the rest */
 		msgpack_sbuffer_destroy(&w->sb);
 	} else if (w->kind == PFM_EP_HUB) {

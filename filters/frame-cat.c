@@ -31,6 +31,7 @@ static const char usage[] =
 "      --timeout SEC     ZeroMQ: fail when no frame moves for SEC seconds\n"
 "      --lenient         accept input without an end-of-stream frame\n"
 "      --force           write frames even to a terminal\n"
+PFM_HELP_CURVE
 "      --progress        progress on stderr even when not a terminal\n"
 "  -q, --quiet           no progress line\n"
 "  -h, --help            show this help and exit\n"
@@ -66,6 +67,7 @@ static const struct option longopts[] = {
 	PFM_LONGOPT_LENIENT,
 	PFM_LONGOPT_TIMEOUT,
 	PFM_LONGOPT_FORCE,
+	PFM_LONGOPTS_CURVE,
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, 'q'},
 	{"help", no_argument, 0, 'h'},
@@ -141,6 +143,11 @@ int main(int argc, char **argv)
 		o.to_frames = 1; /* JSON lines in: frames out */
 	if (o.output && pfm_spec_is_zmq(o.output) && !o.to_frames)
 		return pfm_usage_fail("%s: only frames go to a ZeroMQ endpoint: add -F", o.output);
+	for (int i = 0; i < o.ninputs; i++)
+		if ((rc = pfm_io_check(&o.io, inputs[i], 0)))
+			return rc;
+	if ((rc = pfm_io_check(&o.io, o.output, 1)))
+		return rc;
 	pfm_err e = {0};
 	rc = pfm_cat_run(&o, pfm_warn, &e);
 	if (rc && e.msg[0])

@@ -35,6 +35,7 @@ static const char usage[] =
 "      --timeout SEC     fail when no frame moves for SEC seconds\n"
 "      --lenient         accept input without an end-of-stream frame\n"
 "      --force           write frames even to a terminal\n"
+PFM_HELP_CURVE
 "      --progress        progress on stderr even when not a terminal\n"
 "  -q, --quiet           no progress line\n"
 "  -h, --help            show this help and exit\n"
@@ -63,6 +64,7 @@ static const struct option longopts[] = {
 	PFM_LONGOPT_TIMEOUT,
 	PFM_LONGOPT_LENIENT,
 	PFM_LONGOPT_FORCE,
+	PFM_LONGOPTS_CURVE,
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, 'q'},
 	{"help", no_argument, 0, 'h'},
@@ -136,6 +138,10 @@ int main(int argc, char **argv)
 	    (o.output && pfm_spec_is_hub(o.output)))
 		return pfm_usage_fail("-i/-o: a hub: endpoint is for workers; "
 				      "chain hubs through plain endpoints");
+	if ((rc = pfm_io_check(&o.io, o.work, 0)) ||
+	    (rc = pfm_io_check(&o.io, o.input, 0)) ||
+	    (rc = pfm_io_check(&o.io, o.output, 1)))
+		return rc;
 	pfm_err e = {0};
 	if (pfm_hub_run(&o, &e) == 0)
 		return 0;

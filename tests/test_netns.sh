@@ -2,7 +2,8 @@
 # Across hosts: a producer, two workers and a sink (frame-hub runs at the
 # sink), each in its own network namespace, joined by veth pairs to a
 # bridge in a fifth; addresses exist only inside them, and all of it is
-# torn down at the end. One worker is killed mid-stream: the sink must
+# torn down at the end. Each host has its CURVE key pair; the hub lets in
+# the producer's and the workers' keys (pathfm(7), SECURITY). One worker is killed mid-stream: the sink must
 # hold every input frame id exactly once, in order. Where namespaces are
 # not permitted (not root, a container without CAP_NET_ADMIN) the same
 # runs on loopback addresses, and says so.
@@ -59,14 +60,20 @@ fi
 awk 'BEGIN { for (i = 0; i < 3000; i++)
 	printf "{\"type\":\"tile\",\"v\":1,\"slide_id\":\"s\",\"x\":%d,\"y\":0,\"level\":0,\"mpp\":0.5,\"width\":1,\"height\":1,\"encoding\":\"rgb8\",\"pixels\":{\"$base64\":\"AAAA\"}}\n", i }' |
 	frame-cat -J -o $T/in.mpk
+# Keys: the sink's hub is the CURVE server of both its endpoints.
+mkdir $T/keys $T/allowed
+(cd $T/keys && pfm-keygen sink prod w1 w2) || fail "pfm-keygen"
+cp $T/keys/prod.pub $T/keys/w1.pub $T/keys/w2.pub $T/allowed/
+client() { echo "--curve-secret $T/keys/$1.key --curve-server $T/keys/sink.pub"; }
 port=$((20000 + $$ % 20000))
 IN="tcp://$SINK:$port" WORK="tcp://$SINK:$((port + 1))"
 $S timeout 60 frame-hub --heartbeat 1 --timeout 30 -i "@$IN" -w "@$WORK" \
+	--curve-secret $T/keys/sink.key --curve-allow $T/allowed \
 	-o $T/out.mpk 2>$T/hub.err & hub=$!
 W="frame-cat -F --rate 1200 --timeout 30 -i hub:$WORK -o hub:$WORK"
-$W1 $W 2>$T/w1.err & w1=$!
-$W2 $W 2>$T/w2.err & w2=$!
-$P timeout 60 frame-cat -F --timeout 30 -o ">$IN" $T/in.mpk & prod=$!
+$W1 $W $(client w1) 2>$T/w1.err & w1=$!
+$W2 $W $(client w2) 2>$T/w2.err & w2=$!
+$P timeout 60 frame-cat -F --timeout 30 $(client prod) -o ">$IN" $T/in.mpk & prod=$!
 sleep 0.8
 kill -9 $w1
 wait $prod && pass || fail "producer failed"

@@ -12,7 +12,7 @@ awk 'BEGIN { for (i = 0; i < 2000; i++)
 
 expect help 0 sh $S --help
 has help "$T/out" "Usage: pipelines/scale"
-for o in --workers --hosts --srun --hub-host --port --ssh --srun-args --hub-opts --bin; do
+for o in --workers --hosts --srun --hub-host --port --ssh --srun-args --hub-opts --bin --insecure; do
 	has "help$o" "$T/out" "$o"
 done
 expect version 0 sh $S --version
@@ -51,19 +51,29 @@ EOF
 chmod +x $T/fake/ssh $T/fake/srun
 export FAKE_LOG=$T/fake.log
 port=$((20000 + $$ % 20000))
-expect ssh 0 "PATH=$T/fake:\$PATH timeout 60 sh $S --hosts 'node1*2,node2' -w 3 --hub-host 127.0.0.1 --port $port -- frame-cat -F < $T/in.mpk > $T/ssh.mpk"
+expect ssh 0 "PATH=$T/fake:\$PATH timeout 60 sh $S --hosts 'node1*2,node2' -w 3 --insecure --hub-host 127.0.0.1 --port $port -- frame-cat -F < $T/in.mpk > $T/ssh.mpk"
 same ssh $T/in.mpk $T/ssh.mpk
 sort $T/fake.log | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' ' > $T/hosts
 has ssh-hosts $T/hosts "node1=2 node2=1"
 printf 'node3\n# a comment\n\nnode4\n' > $T/hostfile
 rm -f $T/fake.log
-expect ssh-hostfile 0 "PATH=$T/fake:\$PATH timeout 60 sh $S --hosts @$T/hostfile --hub-host 127.0.0.1 --port $((port + 1)) -- frame-cat -F < $T/in.mpk > $T/ssh2.mpk"
+expect ssh-hostfile 0 "PATH=$T/fake:\$PATH timeout 60 sh $S --hosts @$T/hostfile --insecure --hub-host 127.0.0.1 --port $((port + 1)) -- frame-cat -F < $T/in.mpk > $T/ssh2.mpk"
 same ssh-hostfile $T/in.mpk $T/ssh2.mpk
 has ssh-hostfile-hosts $T/fake.log "node4"
 rm -f $T/fake.log
-expect srun 0 "PATH=$T/fake:\$PATH timeout 60 sh $S --srun -w 2 --srun-args '--gres=gpu:1' --hub-host 127.0.0.1 --port $((port + 2)) -- frame-cat -F < $T/in.mpk > $T/srun.mpk"
+expect srun 0 "PATH=$T/fake:\$PATH timeout 60 sh $S --srun -w 2 --srun-args '--gres=gpu:1' --insecure --hub-host 127.0.0.1 --port $((port + 2)) -- frame-cat -F < $T/in.mpk > $T/srun.mpk"
 same srun $T/in.mpk $T/srun.mpk
 has srun-args $T/fake.log "srun -n 2 --gres=gpu:1 sh -c"
+
+# Over tcp the hub binds every interface: without keys or --insecure it
+# refuses to start (and says why); with one key pair for the job, in the
+# environment, hub and workers talk CURVE.
+expect cleartext-refused 2 "PATH=$T/fake:\$PATH timeout 60 sh $S --srun -w 1 --hub-host 127.0.0.1 --port $((port + 3)) -- frame-cat -F < $T/in.mpk > $T/x.mpk"
+has cleartext-refused "$T/err" "refusing to bind tcp://0.0.0.0:$((port + 3)) without CURVE keys"
+mkdir $T/allowed
+(cd $T && pfm-keygen job) && cp $T/job.pub $T/allowed/
+expect srun-curve 0 "PATH=$T/fake:\$PATH PFM_CURVE_SECRET=$T/job.key PFM_CURVE_SERVER=$T/job.pub PFM_CURVE_ALLOW=$T/allowed timeout 60 sh $S --srun -w 2 --hub-host 127.0.0.1 --port $((port + 4)) -- frame-cat -F < $T/in.mpk > $T/srun-curve.mpk"
+same srun-curve $T/in.mpk $T/srun-curve.mpk
 
 # Workers that cannot run: an error, not a hang.
 expect no-workers 1 "timeout 60 sh $S -w 2 -- frame-cat --bogus < $T/in.mpk > $T/x.mpk"
