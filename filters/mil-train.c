@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_list.h"
 #include "io.h"
 #include "mil.h"
 
@@ -81,6 +82,7 @@ static const char usage[] =
 "      --timeout SEC       ZeroMQ: fail when no frame moves for SEC seconds\n"
 "      --lenient           accept input without an end-of-stream frame\n"
 "      --force             write frames even to a terminal\n"
+PFM_HELP_CURVE
 "      --progress          progress on stderr even when not a terminal\n"
 "  -q, --quiet             no progress line\n"
 "  -h, --help              show this help and exit\n"
@@ -154,6 +156,7 @@ static const struct option longopts[] = {
 	PFM_LONGOPT_TIMEOUT,
 	PFM_LONGOPT_LENIENT,
 	PFM_LONGOPT_FORCE,
+	PFM_LONGOPTS_CURVE,
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, 'q'},
 	{"help", no_argument, 0, 'h'},
@@ -208,22 +211,6 @@ static int parse_int(const char *s, int lo, int hi, int *v)
 		return -1;
 	*v = (int)x;
 	return 0;
-}
-
-/* "what: a, b, c" warnings, several names a line. */
-static void list_names(const char *what, char **names, int n)
-{
-	char line[900];
-	int w = 0, first = 1;
-	for (int i = 0; i < n; i++) {
-		if (w && w + strlen(names[i]) + 4 > 800) {
-			pfm_warn("%s%s", first ? what : "  ", line);
-			first = 0, w = 0;
-		}
-		w += snprintf(line + w, sizeof line - w, "%s%s", w ? ", " : "", names[i]);
-	}
-	if (w)
-		pfm_warn("%s%s", first ? what : "  ", line);
 }
 
 static uint64_t fnv(uint64_t h, const char *s)
@@ -483,14 +470,14 @@ int main(int argc, char **argv)
 		snprintf(what, sizeof what, "%d slide%s with embeddings %s no label in %s%s: ",
 			 d.nunlabelled, d.nunlabelled > 1 ? "s" : "", d.nunlabelled > 1 ? "have" : "has",
 			 labels, strict ? "" : " (not used)");
-		list_names(what, d.unlabelled, d.nunlabelled);
+		pfm_warn_list(what, d.unlabelled, d.nunlabelled);
 	}
 	if (d.nmissing) {
 		char what[256];
 		snprintf(what, sizeof what, "%d labelled slide%s in %s %s no embeddings%s: ",
 			 d.nmissing, d.nmissing > 1 ? "s" : "", labels, d.nmissing > 1 ? "have" : "has",
 			 strict ? "" : " (not used)");
-		list_names(what, d.missing, d.nmissing);
+		pfm_warn_list(what, d.missing, d.nmissing);
 	}
 	if (strict && (d.nunlabelled || d.nmissing))
 		rc = pfm_fail("--strict: labels and embeddings do not match (listed above)");
@@ -508,7 +495,7 @@ int main(int argc, char **argv)
 			snprintf(what, sizeof what, "%d slide%s in %s %s not in the task%s: ", unknown,
 				 unknown > 1 ? "s" : "", splits_csv, unknown > 1 ? "are" : "is",
 				 strict ? "" : " (ignored)");
-			list_names(what, unknown_ids, unknown);
+			pfm_warn_list(what, unknown_ids, unknown);
 			if (strict)
 				rc = pfm_fail("--strict: the splits name slides the task does not hold");
 		}
@@ -527,7 +514,7 @@ int main(int argc, char **argv)
 			char what[256];
 			snprintf(what, sizeof what, "fold %d: %d labelled slide%s in no split: ",
 				 sp.fold_id[f], nu, nu > 1 ? "s" : "");
-			list_names(what, unused, nu);
+			pfm_warn_list(what, unused, nu);
 		}
 		free(unused);
 	}
