@@ -79,7 +79,7 @@ pfm_vocab *pfm_vocab_counter_finish(const pfm_vocab_counter *c, long min_count, 
 	qsort(tok + PFM_TOK_FIRST_WORD, n - PFM_TOK_FIRST_WORD, sizeof *tok, cmp_str);
 	for (size_t i = 0; i < n; i++)
 		len[i] = strlen(tok[i]);
-	v = pfm_vocab_of_tokens(tok, len, n, c->rule, min_count, e);
+	v = pfm_vocab_of_tokens(tok, len, n, c->rule, min_count, 0, e);
 out:
 	free(tok);
 	free(len);
@@ -87,14 +87,17 @@ out:
 }
 
 pfm_vocab *pfm_vocab_of_tokens(const char *const *tok, const size_t *len, size_t n,
-			       pfm_clean_rule rule, long min_count, pfm_err *e)
+			       pfm_clean_rule rule, long min_count, int lines, pfm_err *e)
 {
+	/* errors name "token i", or "line i + 1" for the text form */
+	const char *unit = lines ? "line" : "token";
+	size_t at = lines ? 1 : 0;
 	if (!pfm_clean_rule_name(rule)) {
 		pfm_errf(e, "unknown cleaning rule %d", (int)rule);
 		return NULL;
 	}
 	if (n < PFM_TOK_FIRST_WORD) {
-		pfm_errf(e, "%zu tokens: the four special tokens are missing", n);
+		pfm_errf(e, "%zu %ss: the four special tokens are missing", n, unit);
 		return NULL;
 	}
 	pfm_vocab *v = calloc(1, sizeof *v);
@@ -109,27 +112,27 @@ pfm_vocab *pfm_vocab_of_tokens(const char *const *tok, const size_t *len, size_t
 		size_t l = len[i], k;
 		if (i < PFM_TOK_FIRST_WORD &&
 		    (l != strlen(pfm_tok_special[i]) || memcmp(t, pfm_tok_special[i], l))) {
-			pfm_errf(e, "token %zu is not %s", i, pfm_tok_special[i]);
+			pfm_errf(e, "%s %zu is not %s", unit, i + at, pfm_tok_special[i]);
 			goto fail;
 		}
 		if (!l) {
-			pfm_errf(e, "token %zu is empty", i);
+			pfm_errf(e, "%s %zu is empty", unit, i + at);
 			goto fail;
 		}
 		if (!pfm_utf8_valid(t, l)) {
-			pfm_errf(e, "token %zu is not valid UTF-8 (or holds a NUL)", i);
+			pfm_errf(e, "%s %zu is not valid UTF-8 (or holds a NUL)", unit, i + at);
 			goto fail;
 		}
 		for (size_t j = 0; j < l; j++)
 			if ((k = pfm_utf8_space(t + j, l - j))) {
-				pfm_errf(e, "token %zu holds whitespace at byte %zu", i, j);
+				pfm_errf(e, "%s %zu holds whitespace at byte %zu", unit, i + at, j);
 				goto fail;
 			}
 		int id = pfm_strmap_add(&v->map, t, l, e);
 		if (id < 0)
 			goto fail;
 		if ((size_t)id != i) {
-			pfm_errf(e, "token %zu repeats token %d ('%.*s')", i, id,
+			pfm_errf(e, "%s %zu repeats %s %zu ('%.*s')", unit, i + at, unit, id + at,
 				 l > 64 ? 64 : (int)l, t);
 			goto fail;
 		}

@@ -15,8 +15,9 @@ struct pfm_vocab {
 extern const char *const pfm_tok_special[PFM_TOK_FIRST_WORD];
 
 /* A vocabulary of tok[0..n) (tok[i] of len[i] bytes is id i) after the
- * checks of pfm_vocab_from_json; errors name the id ("token 12: ..."). */
+ * checks of pfm_vocab_from_json; errors name the id ("token 12 ..."), or
+ * with lines = 1 the line of the text form ("line 13 ..."). */
 pfm_vocab *pfm_vocab_of_tokens(const char *const *tok, const size_t *len, size_t n,
-			       pfm_clean_rule rule, long min_count, pfm_err *e);
+			       pfm_clean_rule rule, long min_count, int lines, pfm_err *e);
 
 #endif

@@ -119,7 +119,7 @@ static pfm_vocab *vocab_of_object(const msgpack_object *o, pfm_err *e)
 		tok[i] = t->via.str.ptr;
 		len[i] = t->via.str.size;
 	}
-	v = pfm_vocab_of_tokens(tok, len, n, rule, (long)min_count, e);
+	v = pfm_vocab_of_tokens(tok, len, n, rule, (long)min_count, 0, e);
 out:
 	free(tok);
 	free(len);
@@ -211,9 +211,9 @@ pfm_vocab *pfm_vocab_load_text(const char *path, pfm_clean_rule rule, pfm_err *e
 		tlen[k] = (size_t)(nl - (buf + i));
 		i += tlen[k] + 1;
 	}
-	v = pfm_vocab_of_tokens((const char *const *)tok, tlen, n, rule, 0, e);
-	if (!v) /* token i is on line i + 1 */
-		pfm_err_prefix(e, "%s (token i is line i+1)", path);
+	v = pfm_vocab_of_tokens((const char *const *)tok, tlen, n, rule, 0, 1, e);
+	if (!v)
+		pfm_err_prefix(e, "%s", path);
 out:
 	fclose(f);
 	free(buf);

@@ -721,13 +721,13 @@ static void test_vocab(void)
 		size_t n;
 	} badt[] = {
 		{"<pad>\n<bos>\n<eos>\n<unk>\na", "no newline", 0},
-		{"<pad>\n<bos>\n<eos>\n<unk>\na\n\nb\n", "token 5 is empty", 0},
-		{"<pad>\n<bos>\n<eos>\n<unk>\na\na\n", "token 5 repeats token 4", 0},
-		{"<pad>\n<bos>\n<eos>\n<unk>\na\tb\n", "whitespace", 0},
+		{"<pad>\n<bos>\n<eos>\n<unk>\na\n\nb\n", "line 6 is empty", 0},
+		{"<pad>\n<bos>\n<eos>\n<unk>\na\na\n", "line 6 repeats line 5", 0},
+		{"<pad>\n<bos>\n<eos>\n<unk>\na\tb\n", "line 5 holds whitespace at byte 1", 0},
 		{"<pad>\n<bos>\n<eos>\n<unk>\na\rb\n", "whitespace", 0},
 		{"<pad>\n<bos>\n<eos>\n<unk>\na\0b\n", "not valid UTF-8", 28},
 		{"<pad>\n<bos>\n<eos>\n<unk>\na\xff\n", "not valid UTF-8", 0},
-		{"<unk>\n<bos>\n<eos>\n<pad>\n", "token 0 is not <pad>", 0},
+		{"<unk>\n<bos>\n<eos>\n<pad>\n", "line 1 is not <pad>", 0},
 		{"", "special tokens are missing", 0},
 	};
 	for (size_t i = 0; i < sizeof badt / sizeof *badt; i++) {
