@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdint.h>
 
+#include "cli.h"
 #include "io.h"
 
 #define PFM_GEN_MAX_INPUTS 256
@@ -105,7 +106,7 @@ enum {
 	{"ci", required_argument, 0, PFM_GEN_O_CI}, \
 	{"baseline", no_argument, 0, PFM_GEN_O_BASELINE}, \
 	PFM_LONGOPT_MAX_FRAME, PFM_LONGOPT_HWM, PFM_LONGOPT_TIMEOUT, \
-	PFM_LONGOPT_LENIENT, PFM_LONGOPT_FORCE, \
+	PFM_LONGOPT_LENIENT, PFM_LONGOPT_FORCE, PFM_LONGOPTS_CURVE, \
 	{"progress", no_argument, 0, PFM_GEN_O_PROGRESS}, \
 	{"quiet", no_argument, 0, 'q'}, \
 	{"help", no_argument, 0, 'h'}, \
@@ -125,6 +126,7 @@ enum {
 "      --timeout SEC       ZeroMQ: fail when no frame moves for SEC seconds\n" \
 "      --lenient           accept input without an end-of-stream frame\n" \
 "      --force             write frames even to a terminal\n" \
+PFM_HELP_CURVE \
 "      --progress          progress on stderr even when not a terminal\n" \
 "  -q, --quiet             no progress line\n" \
 "  -h, --help              show this help and exit\n" \
