@@ -1146,3 +1146,38 @@ int pfm_json_to_object(const char *text, size_t n, msgpack_sbuffer *sb,
 		return pfm_errf(e, "json: cannot unpack the packed document");
 	return 0;
 }
+
+int pfm_json_object_each(const char *text, size_t n, const char *what,
+			 pfm_json_member_fn fn, void *ctx, pfm_err *e)
+{
+	msgpack_sbuffer sb;
+	msgpack_zone z;
+	msgpack_object o;
+	int rc = -1;
+	msgpack_sbuffer_init(&sb);
+	msgpack_zone_init(&z, 2048);
+	if (pfm_json_to_object(text, n, &sb, &z, &o, e))
+		goto out;
+	if (o.type != MSGPACK_OBJECT_MAP) {
+		pfm_errf(e, "%s: not a JSON object", what);
+		goto out;
+	}
+	for (uint32_t i = 0; i < o.via.map.size; i++) {
+		const msgpack_object *k = &o.via.map.ptr[i].key;
+		char key[64];
+		if (k->type != MSGPACK_OBJECT_STR ||
+		    k->via.str.size >= sizeof key) {
+			pfm_errf(e, "%s: bad key", what);
+			goto out;
+		}
+		memcpy(key, k->via.str.ptr, k->via.str.size);
+		key[k->via.str.size] = 0;
+		if (fn(ctx, key, &o.via.map.ptr[i].val, e))
+			goto out;
+	}
+	rc = 0;
+out:
+	msgpack_zone_destroy(&z);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}

@@ -51,6 +51,15 @@ int pfm_json_parse(const char *text, size_t n, size_t *consumed,
 int pfm_json_to_object(const char *text, size_t n, msgpack_sbuffer *sb,
 		       msgpack_zone *z, msgpack_object *out, pfm_err *e);
 
+/* Parse text as one JSON object and call fn for each of its members in
+ * order, with the key as a C string (keys of 64 bytes or more, or not
+ * strings, are errors naming `what`). Stops at fn's first non-zero
+ * return. 0 or -1 (e filled, by fn or here). */
+typedef int (*pfm_json_member_fn)(void *ctx, const char *key,
+				  const msgpack_object *val, pfm_err *e);
+int pfm_json_object_each(const char *text, size_t n, const char *what,
+			 pfm_json_member_fn fn, void *ctx, pfm_err *e);
+
 /* Standard base64 with padding. encode writes pfm_base64_len(n) bytes (no
  * NUL). decode returns the decoded length, or -1 if src is not canonical
  * padded base64 (bad character, length, padding or trailing bits); dst

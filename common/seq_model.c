@@ -118,50 +118,35 @@ static int set_field(pfm_seq_config *c, const char *key,
 	return pfm_errf(e, "seq config: unknown key \"%s\"", key);
 }
 
+/* pfm_json_object_each's callback: the config and the fields seen. */
+typedef struct {
+	pfm_seq_config *c;
+	unsigned seen;
+} parse_ctx;
+
+static int parse_member(void *ctx, const char *key, const msgpack_object *v,
+			pfm_err *e)
+{
+	parse_ctx *p = ctx;
+	return set_field(p->c, key, v, &p->seen, e);
+}
+
 int pfm_seq_config_parse(pfm_seq_config *c, const char *text, size_t n,
 			 pfm_err *e)
 {
-	msgpack_sbuffer sb;
-	msgpack_zone z;
-	msgpack_object o;
-	unsigned seen = 0, all = 0;
-	int rc = -1;
+	parse_ctx p = {c, 0};
+	unsigned all = 0;
 	pfm_seq_config_default(c);
 #define X(f) all = all << 1 | 1;
 	SEQ_INT_FIELDS(X)
 #undef X
 	all = all << 2 | 3;
-	msgpack_sbuffer_init(&sb);
-	msgpack_zone_init(&z, 2048);
-	if (pfm_json_to_object(text, n, &sb, &z, &o, e))
-		goto out;
-	if (o.type != MSGPACK_OBJECT_MAP) {
-		pfm_errf(e, "seq config: not a JSON object");
-		goto out;
-	}
-	for (uint32_t i = 0; i < o.via.map.size; i++) {
-		const msgpack_object *k = &o.via.map.ptr[i].key;
-		char key[32];
-		if (k->type != MSGPACK_OBJECT_STR ||
-		    k->via.str.size >= sizeof key) {
-			pfm_errf(e, "seq config: bad key");
-			goto out;
-		}
-		memcpy(key, k->via.str.ptr, k->via.str.size);
-		key[k->via.str.size] = 0;
-		if (set_field(c, key, &o.via.map.ptr[i].val, &seen, e))
-			goto out;
-	}
-	if (seen != all) {
-		pfm_errf(e, "seq config: %d field(s) missing",
-			 __builtin_popcount(all & ~seen));
-		goto out;
-	}
-	rc = pfm_seq_config_check(c, e);
-out:
-	msgpack_zone_destroy(&z);
-	msgpack_sbuffer_destroy(&sb);
-	return rc;
+	if (pfm_json_object_each(text, n, "seq config", parse_member, &p, e))
+		return -1;
+	if (p.seen != all)
+		return pfm_errf(e, "seq config: %d field(s) missing",
+				__builtin_popcount(all & ~p.seen));
+	return pfm_seq_config_check(c, e);
 }
 
 /* The walk's cursor. */

@@ -189,39 +189,25 @@ static int one_key(pfm_vit_config *c, unsigned *g, int *nec, const char *k,
 	return pfm_errf(e, "unknown configuration key \"%s\"", k);
 }
 
+/* pfm_json_object_each's callback: one_key's other arguments. */
+typedef struct {
+	pfm_vit_config *c;
+	unsigned *given;
+	int *no_embed_class;
+} json_ctx;
+
+static int json_member(void *ctx, const char *key, const msgpack_object *v,
+		       pfm_err *e)
+{
+	json_ctx *j = ctx;
+	return one_key(j->c, j->given, j->no_embed_class, key, v, e);
+}
+
 int pfm_vit_config_json(pfm_vit_config *c, unsigned *given,
 			int *no_embed_class, const char *text, size_t n,
 			pfm_err *e)
 {
-	msgpack_sbuffer sb;
-	msgpack_zone z;
-	msgpack_object o;
-	int rc = -1;
-	msgpack_sbuffer_init(&sb);
-	msgpack_zone_init(&z, 2048);
-	if (pfm_json_to_object(text, n, &sb, &z, &o, e))
-		goto out;
-	if (o.type != MSGPACK_OBJECT_MAP) {
-		pfm_errf(e, "the configuration is not a JSON object");
-		goto out;
-	}
-	for (uint32_t i = 0; i < o.via.map.size; i++) {
-		const msgpack_object *k = &o.via.map.ptr[i].key;
-		char key[64];
-		if (k->type != MSGPACK_OBJECT_STR ||
-		    k->via.str.size >= sizeof key) {
-			pfm_errf(e, "bad configuration key");
-			goto out;
-		}
-		memcpy(key, k->via.str.ptr, k->via.str.size);
-		key[k->via.str.size] = 0;
-		if (one_key(c, given, no_embed_class, key,
-			    &o.via.map.ptr[i].val, e))
-			goto out;
-	}
-	rc = 0;
-out:
-	msgpack_zone_destroy(&z);
-	msgpack_sbuffer_destroy(&sb);
-	return rc;
+	json_ctx j = {c, given, no_embed_class};
+	return pfm_json_object_each(text, n, "the configuration", json_member,
+				    &j, e);
 }
