@@ -81,6 +81,12 @@ expect beam5 0 "report-gen --annotation $T/r/annotation.json --load $T/r/m.safet
 expect threads2 0 "report-gen --annotation $T/r/annotation.json $FAST -j 2 --predictions $T/r/pred-j2.jsonl $T/r/emb.mpk > /dev/null"
 same threads $T/r/pred.jsonl $T/r/pred-j2.jsonl
 
+# regions, tile sampling, label smoothing, bootstrap intervals around the value
+expect options 0 "report-gen --annotation $T/r/annotation.json $FAST --region 2 --max-tiles 4 --label-smoothing 0.1 --bootstrap 50 --monitor cider $T/r/emb.mpk > $T/r/opt.mpk"
+expect ci 0 "frame-cat $T/r/opt.mpk | jq -e -s 'map(select(.metric != \"loss\")) | length == 6 and all(.[]; .ci_low <= .value and .value <= .ci_high)'"
+o4=$(val $T/r/opt.mpk toy bleu4)
+awk -v a="$o4" -v b="$b4b" 'BEGIN { exit !(a >= b + 0.3) }' && pass || fail "regions and sampling: BLEU-4 $o4"
+
 # ---- captions.csv: a splits file, or a seeded split ----
 tail -n +2 $T/r/captions.csv | cut -d, -f1 | awk 'BEGIN { print "id,split" } { print $1 "," (NR <= 70 ? "train" : NR <= 80 ? "val" : "test") }' > $T/r/splits.csv
 expect captions-splits 0 "report-gen --captions $T/r/captions.csv --splits $T/r/splits.csv $FAST --predictions $T/r/pc.jsonl $T/r/emb.mpk > $T/r/rc.mpk"
