@@ -190,3 +190,12 @@ int pfm_io_check(const pfm_io_opts *io, const char *spec, int output)
 	pfm_warn("%s", e.msg);
 	return PFM_EXIT_USAGE;
 }
+
+int pfm_io_check_list(const pfm_io_opts *io, const char *const *specs,
+		      int n, int output)
+{
+	int rc = 0;
+	for (int i = 0; i < n && !rc; i++)
+		rc = pfm_io_check(io, specs[i], output);
+	return rc;
+}

@@ -80,6 +80,9 @@ int pfm_io_option(int c, const char *arg, pfm_io_opts *io);
  * and PFM_EXIT_USAGE returned; 0 otherwise (also for NULL, - and files).
  * output: spec is written (a PUSH connects unless @; a PULL binds). */
 int pfm_io_check(const pfm_io_opts *io, const char *spec, int output);
+/* The same for n specs. */
+int pfm_io_check_list(const pfm_io_opts *io, const char *const *specs,
+		      int n, int output);
 
 /* Parse helpers for option values: 0 ok, -1 bad. */
 int pfm_parse_size(const char *s, size_t *out); /* 64M, 1G, 4096 */

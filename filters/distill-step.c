@@ -100,6 +100,7 @@ static const char usage[] =
 "      --timeout MS          ZeroMQ: give up after MS ms without a frame\n"
 "      --lenient             accept input without an end-of-stream frame\n"
 "      --force               write frames even to a terminal\n"
+PFM_HELP_CURVE
 "      --progress            progress on stderr even when not a terminal\n"
 "  -q, --quiet               no progress line\n"
 "  -h, --help                show this help and exit\n"
@@ -191,6 +192,7 @@ static const struct option longopts[] = {
 	PFM_LONGOPT_TIMEOUT,
 	PFM_LONGOPT_LENIENT,
 	PFM_LONGOPT_FORCE,
+	PFM_LONGOPTS_CURVE,
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, 'q'},
 	{"help", no_argument, 0, 'h'},
@@ -485,6 +487,9 @@ int main(int argc, char **argv)
 	if (d->img % d->patch)
 		return pfm_usage_fail("--global-size %d is not a multiple of "
 				      "--patch %d", d->img, d->patch);
+	if ((rc = pfm_io_check(&o.io, o.input, 0)) ||
+	    (rc = pfm_io_check(&o.io, o.output, 1)))
+		return rc;
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);

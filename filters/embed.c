@@ -42,6 +42,7 @@ static const char usage[] =
 "      --hwm N            ZeroMQ high-water mark in frames (default 4)\n"
 "      --timeout MS       ZeroMQ: give up after MS ms without a frame\n"
 "      --force            write frames even to a terminal\n"
+PFM_HELP_CURVE
 "      --progress         progress on stderr even when not a terminal\n"
 "  -q, --quiet            no progress line\n"
 "  -h, --help             show this help and exit\n"
@@ -77,6 +78,7 @@ static const struct option longopts[] = {
 	PFM_LONGOPT_HWM,
 	PFM_LONGOPT_TIMEOUT,
 	PFM_LONGOPT_FORCE,
+	PFM_LONGOPTS_CURVE,
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, 'q'},
 	{"help", no_argument, 0, 'h'},

@@ -143,10 +143,8 @@ int main(int argc, char **argv)
 		o.to_frames = 1; /* JSON lines in: frames out */
 	if (o.output && pfm_spec_is_zmq(o.output) && !o.to_frames)
 		return pfm_usage_fail("%s: only frames go to a ZeroMQ endpoint: add -F", o.output);
-	for (int i = 0; i < o.ninputs; i++)
-		if ((rc = pfm_io_check(&o.io, inputs[i], 0)))
-			return rc;
-	if ((rc = pfm_io_check(&o.io, o.output, 1)))
+	if ((rc = pfm_io_check_list(&o.io, inputs, o.ninputs, 0)) ||
+	    (rc = pfm_io_check(&o.io, o.output, 1)))
 		return rc;
 	pfm_err e = {0};
 	rc = pfm_cat_run(&o, pfm_warn, &e);

@@ -412,6 +412,11 @@ int main(int argc, char **argv)
 	}
 	if (!ninputs)
 		inputs[ninputs++] = "-";
+	int crc = pfm_io_check_list(&io, inputs, ninputs, 0);
+	if (crc || (crc = pfm_io_check(&io, output, 1)) ||
+	    (crc = pfm_io_check(&io, pred_spec, 1)) ||
+	    (crc = pfm_io_check(&io, log_spec, 1)))
+		return crc;
 	if (!labels)
 		return pfm_usage_fail("no labels: give -l LABELS.csv");
 	if (!!splits_csv + !!folds + (ratio[0] > 0) != 1)

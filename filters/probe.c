@@ -64,6 +64,7 @@ static const char usage[] =
 "      --timeout SEC       ZeroMQ: fail when no frame moves for SEC seconds\n"
 "      --lenient           accept input without an end-of-stream frame\n"
 "      --force             write frames even to a terminal\n"
+PFM_HELP_CURVE
 "  -h, --help              show this help and exit\n"
 "  -V, --version           show the version and exit\n"
 "\n"
@@ -117,6 +118,7 @@ static const struct option longopts[] = {
 	PFM_LONGOPT_TIMEOUT,
 	PFM_LONGOPT_LENIENT,
 	PFM_LONGOPT_FORCE,
+	PFM_LONGOPTS_CURVE,
 	{"help", no_argument, 0, 'h'},
 	{"version", no_argument, 0, 'V'},
 	{0, 0, 0, 0},
@@ -456,6 +458,12 @@ int main(int argc, char **argv)
 		return pfm_usage_fail("unexpected argument '%s': inputs go with -t, -s, -v", argv[optind]);
 	if (!ntr || !nte)
 		return pfm_usage_fail("give the training (-t) and test (-s) embeddings");
+	int crc = pfm_io_check_list(&io, trs, ntr, 0);
+	if (crc || (crc = pfm_io_check_list(&io, tes, nte, 0)) ||
+	    (crc = pfm_io_check_list(&io, vas, nva, 0)) ||
+	    (crc = pfm_io_check(&io, output, 1)) ||
+	    (crc = pfm_io_check(&io, log_spec, 1)))
+		return crc;
 	if (!any_method)
 		methods[M_LOGREG] = methods[M_KNN] = 1;
 	if (threads)

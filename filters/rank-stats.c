@@ -49,6 +49,7 @@ static const char usage[] =
 "      --heatmap FILE      write the tasks x models rank heatmap (SVG)\n"
 "      --max-frame SIZE    largest frame accepted (default 256M)\n"
 "      --lenient           accept input without an end-of-stream frame\n"
+PFM_HELP_CURVE
 "  -h, --help              show this help and exit\n"
 "  -V, --version           show the version and exit\n"
 "\n"
@@ -88,6 +89,7 @@ static const struct option longopts[] = {
 	{"heatmap", required_argument, 0, O_HEAT},
 	PFM_LONGOPT_MAX_FRAME,
 	PFM_LONGOPT_LENIENT,
+	PFM_LONGOPTS_CURVE,
 	{"help", no_argument, 0, 'h'},
 	{"version", no_argument, 0, 'V'},
 	{0, 0, 0, 0},
@@ -263,6 +265,9 @@ int main(int argc, char **argv)
 		return pfm_usage_fail("--pairs goes with --format csv");
 	if (!table && !ninputs)
 		inputs[ninputs++] = "-";
+	int crc = pfm_io_check_list(&io, inputs, ninputs, 0);
+	if (crc)
+		return crc;
 
 	pfm_err e = {0};
 	pfm_rank_table t = {0};

@@ -42,6 +42,7 @@ static const char usage[] =
 "      --timeout SEC       ZeroMQ: fail when no frame moves for SEC seconds\n"
 "      --lenient           accept input without an end-of-stream frame\n"
 "      --force             write frames even to a terminal\n"
+PFM_HELP_CURVE
 "      --progress          progress on stderr even when not a terminal\n"
 "  -q, --quiet             no progress line and no summary\n"
 "  -h, --help              show this help and exit\n"
@@ -80,6 +81,7 @@ static const struct option longopts[] = {
 	PFM_LONGOPT_TIMEOUT,
 	PFM_LONGOPT_LENIENT,
 	PFM_LONGOPT_FORCE,
+	PFM_LONGOPTS_CURVE,
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, 'q'},
 	{"help", no_argument, 0, 'h'},
@@ -209,6 +211,10 @@ int main(int argc, char **argv)
 		return pfm_usage_fail("--report: a file of its own, not '%s'", o.report);
 	if (o.report && pfm_spec_is_zmq(o.report))
 		return pfm_usage_fail("--report: a file, not an endpoint: '%s'", o.report);
+	if ((rc = pfm_io_check_list(&o.io, inputs, o.ninputs, 0)) ||
+	    (rc = pfm_io_check(&o.io, o.output, 1)) ||
+	    (rc = pfm_io_check(&o.io, o.dropped, 1)))
+		return rc;
 	pfm_err e = {0};
 	rc = pfm_qc_run(&o, pfm_warn, &e);
 	if (rc && e.msg[0])

@@ -53,6 +53,7 @@ static const char usage[] =
 "                         failures at the end (exit status 1)\n"
 "      --hwm N            ZeroMQ high-water mark in frames (default 4)\n"
 "      --force            write frames even to a terminal\n"
+PFM_HELP_CURVE
 "      --progress         progress on stderr even when not a terminal\n"
 "  -q, --quiet            no progress line\n"
 "  -h, --help             show this help and exit\n"
@@ -98,6 +99,7 @@ static const struct option longopts[] = {
 	{"keep-going", no_argument, 0, 'k'},
 	PFM_LONGOPT_HWM,
 	PFM_LONGOPT_FORCE,
+	PFM_LONGOPTS_CURVE,
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, 'q'},
 	{"help", no_argument, 0, 'h'},
@@ -269,6 +271,8 @@ int main(int argc, char **argv)
 		for (int k = 0; k < o.nmpp; k++)
 			if (o.weight[k] != 1)
 				return pfm_usage_fail("--mpp weights are for --mode random");
+	if ((rc = pfm_io_check(&o.io, o.output, 1)))
+		return rc;
 	pfm_err e = {0};
 	if (slides_file && pfm_slide_list_read(&list, slides_file, &e)) {
 		pfm_slide_list_free(&list);
