@@ -155,10 +155,14 @@ static int build_allowed(pfm_gen_task *t, pfm_err *e)
 					t->allowed[w++] = c;
 			}
 		} else if (it->type == PFM_GEN_CLOSED) {
+			/* those of yes and no that are classes (--max-answers
+			 * may leave one out) */
 			int y = find_answer(t->answers, t->nans, "yes");
 			int n = find_answer(t->answers, t->nans, "no");
-			if (y >= 0 && n >= 0)
-				t->allowed[w++] = y, t->allowed[w++] = n;
+			if (y >= 0)
+				t->allowed[w++] = y;
+			if (n >= 0)
+				t->allowed[w++] = n;
 		}
 	}
 	t->allowed_off[s->n] = w;

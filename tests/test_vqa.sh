@@ -69,6 +69,12 @@ same threads $T/v/pred.jsonl $T/v/pred-j2.jsonl
 expect load-generate 1 "vqa-train --qa $T/v/qa.jsonl --load $T/v/m.safetensors --epochs 0 --generate $T/v/emb.mpk"
 has load-generate "$T/err" "a model without a decoder: leave out --generate"
 
+# --max-answers 1 keeps the class yes (the commonest answer): every
+# answer is yes, and no open answer (a diagnosis) is right
+expect max-answers 0 "vqa-train --qa $T/v/qa.jsonl $FAST --epochs 3 --max-answers 1 --predictions $T/v/ma.jsonl $T/v/emb.mpk > $T/v/ma.mpk"
+[ "$(val $T/v/ma.mpk toy open_exact_match)" = 0 ] && pass || fail "--max-answers 1: an open answer was right"
+[ "$(jq -r .prediction $T/v/ma.jsonl | sort -u)" = yes ] && pass || fail "--max-answers 1: answers other than yes"
+
 # ---- generated answers ----
 expect generate 0 "vqa-train --qa $T/v/qa.jsonl $FAST --generate --dec-layers 1 --max-len 8 --save $T/v/g.safetensors $T/v/emb.mpk > $T/v/gen.mpk"
 ga=$(val $T/v/gen.mpk toy accuracy)
