@@ -103,10 +103,10 @@ int main(int argc, char **argv)
 {
 	pfm_cli_init(argv[0]);
 	pfm_gen_opts o = {.threshold = 1, .max_len = 40, .width = 256, .enc_layers = 2,
-			  .heads = 4, .dropout = 0.1, .epochs = 30, .batch = 16, .lr = 5e-4,
-			  .wd = 1e-2, .clip = 1, .patience = 5, .min_epochs = 3,
-			  .monitor = PFM_GEN_MON_ACCURACY, 
-			  .dec_layers = 2, .beam = 1, .repetition_penalty = 1, .threads = 1, .output = "-", .ci = 0.95};
+			  .dec_layers = 2, .heads = 4, .dropout = 0.1, .epochs = 30, .batch = 16,
+			  .lr = 5e-4, .wd = 1e-2, .clip = 1, .patience = 5, .min_epochs = 3,
+			  .monitor = PFM_GEN_MON_ACCURACY, .threads = 1, .beam = 1,
+			  .repetition_penalty = 1, .output = "-", .ci = 0.95};
 	const char *qa[64];
 	int nqa = 0, max_answers = 0, generate = 0, c;
 	unsigned monitors = 1u << PFM_GEN_MON_LOSS | 1u << PFM_GEN_MON_ACCURACY;
