@@ -207,9 +207,8 @@ int pfm_zsock_wait_handshake(pfm_zsock *z, int ms, pfm_err *e)
 			return 0;
 		double left = end - pfm_now();
 		if (left <= 0)
-			return pfm_errf(e, "no %shandshake with the server in "
-					"%.1f s: is it running%s?",
-					z->curve ? "CURVE " : "", ms / 1e3,
+			return pfm_errf(e, "no %shandshake with the server: is "
+					"it running%s?", z->curve ? "CURVE " : "",
 					z->curve ? ", and is --curve-server "
 					"its public key" : "");
 		zmq_pollitem_t it = {z->mon, 0, ZMQ_POLLIN, 0};

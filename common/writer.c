@@ -187,6 +187,10 @@ static int send_msg(pfm_writer *w, const void *p, size_t n)
 		}
 	}
 	w->failed = 1;
+	/* A client that never shook hands: say why rather than "timeout". */
+	if (errno == EAGAIN && w->z.connects && !w->z.handshook &&
+	    pfm_zsock_wait_handshake(&w->z, 0, &w->err))
+		return pfm_err_prefix(&w->err, "%s", w->name);
 	return pfm_errf(&w->err, "%s: send: %s", w->name,
 			errno == EAGAIN ? "timeout: no reader took the frame"
 					: zmq_strerror(errno));

@@ -13,6 +13,9 @@ libdnnl-dev"
 # groff-base, man-db: the tests render every page (groff -ww, man -l); a
 # standard Debian install has them, minimal images do not.
 pkgs="$pkgs groff-base man-db"
+# tcpdump: tests/test_curve.sh captures loopback traffic to show that
+# CURVE leaves no plaintext on the wire.
+pkgs="$pkgs tcpdump"
 # msgpack-c: Debian 12 calls it libmsgpack-dev, newer releases libmsgpack-c-dev.
 if apt-cache show libmsgpack-c-dev >/dev/null 2>&1; then
 	pkgs="$pkgs libmsgpack-c-dev"
