@@ -5,7 +5,8 @@
 # frequent training report by a clear margin (BLEU-4 >= 0.9 and at least
 # 0.3 above it, CIDEr-D at least 2 above it); checkpoint save -> --load
 # gives identical reports; beam and greedy decoding; the same results on
-# 1 and 2 threads; both layouts (annotation.json, captions.csv with a
+# 1 and 2 threads; every result equal to pycocoevalcap's recomputed from
+# the predictions (1e-9 relative, tests/ref/gen_check.py); both layouts (annotation.json, captions.csv with a
 # splits file or a seeded split); errors that name the file and item.
 . tests/lib.sh
 PY=.venv/bin/python
@@ -65,6 +66,15 @@ expect rank-stats 0 "rank-stats -m bleu4 $T/r/res.mpk"
 has pred "$T/r/pred.jsonl" '"reference":"invasive ductal carcinoma grade . tumor size 25 cm . margins are negative for carcinoma ."'
 expect pred-json 0 "jq -e 'has(\"id\") and has(\"prediction\") and has(\"baseline\")' $T/r/pred.jsonl"
 has log "$(frame-cat $T/r/log.mpk > $T/log.json; echo $T/log.json)" '"val_bleu4"'
+
+# every value against pycocoevalcap recomputed from the predictions, and
+# every reference against R2Gen's tokenizer (a short, half-trained run, a
+# threshold that makes <unk>s and a cut at 12 words: values not all 1)
+expect short 0 "report-gen --annotation $T/r/annotation.json $FAST --epochs 3 --threshold 20 --max-len 12 --baseline --predictions $T/r/ps.jsonl $T/r/emb.mpk | frame-cat > $T/r/ps-res.jsonl"
+has short-unk $T/r/ps.jsonl "<unk>"
+expect pycocoevalcap 0 $PY tests/ref/gen_check.py report $T/r/ps.jsonl $T/r/ps-res.jsonl $T/r/annotation.json 20 12
+cat "$T/out"
+has pycocoevalcap "$T/out" "12 values equal to pycocoevalcap's; 20 references equal to R2Gen's tokens"
 
 # ---- the checkpoint: --load gives the same reports ----
 expect load 0 "report-gen --annotation $T/r/annotation.json --load $T/r/m.safetensors --epochs 0 --predictions $T/r/pred2.jsonl $T/r/emb.mpk > $T/r/res2.mpk"

@@ -4,7 +4,9 @@
 # where the trained head must beat the most frequent training answer per
 # question type by a clear margin (accuracy >= 0.85 and at least 0.3
 # above it); checkpoint save -> --load gives identical answers; the same
-# answers on 1 and 2 threads; generated answers (--generate, beam and
+# answers on 1 and 2 threads; every result equal to SQuAD's normalisation
+# and F1 and pycocoevalcap's BLEU-1 recomputed from the predictions (1e-9
+# relative, tests/ref/gen_check.py); generated answers (--generate, beam and
 # greedy); both layouts (JSON lines, WSI-VQA's multiple choice); errors
 # that name the file and line.
 . tests/lib.sh
@@ -60,6 +62,13 @@ expect rank-stats 0 "rank-stats -m accuracy $T/v/res.mpk"
 expect pred-json 0 "jq -e 'has(\"question\") and has(\"prediction\") and (.type == \"open\" or .type == \"closed\")' $T/v/pred.jsonl"
 # closed questions answer yes or no, whatever the model's scores
 expect closed-yes-no 0 "jq -e -s 'all(.[] | select(.type == \"closed\"); .prediction == \"yes\" or .prediction == \"no\")' $T/v/pred.jsonl"
+
+# every value against the reference recomputed from the predictions (a
+# one-epoch run with WSI-VQA's questions too: values not all 1)
+expect short 0 "vqa-train --qa $T/v/qa.jsonl --qa $T/v/WsiVQA_test.json $FAST --epochs 1 --baseline --predictions $T/v/ps.jsonl $T/v/emb.mpk | frame-cat > $T/v/ps-res.jsonl"
+expect reference 0 $PY tests/ref/gen_check.py vqa $T/v/ps.jsonl $T/v/ps-res.jsonl
+cat "$T/out"
+has reference "$T/out" "10 values equal to the reference"
 
 # ---- checkpoint, threads ----
 expect load 0 "vqa-train --qa $T/v/qa.jsonl --load $T/v/m.safetensors --epochs 0 --predictions $T/v/pred2.jsonl $T/v/emb.mpk > /dev/null"
