@@ -134,7 +134,7 @@ int pfm_gen_option(pfm_gen_opts *o, int c, const char *arg, const char *usage,
 	}
 }
 
-int pfm_gen_inputs(pfm_gen_opts *o, int argc, char **argv, int first)
+int pfm_gen_finish(pfm_gen_opts *o, int argc, char **argv, int first)
 {
 	for (int i = first; i < argc; i++) {
 		if (o->ninputs == PFM_GEN_MAX_INPUTS)
@@ -143,6 +143,10 @@ int pfm_gen_inputs(pfm_gen_opts *o, int argc, char **argv, int first)
 	}
 	if (!o->ninputs)
 		o->inputs[o->ninputs++] = "-";
+	if (!o->epochs && !o->load)
+		return pfm_usage_fail("--epochs 0 needs --load (a model to evaluate)");
+	if (o->width % o->heads)
+		return pfm_usage_fail("--width %d is not a multiple of --heads %d", o->width, o->heads);
 	return 0;
 }
 

@@ -143,8 +143,10 @@ extern const char *const pfm_gen_monitor_name[];
  * than those allowed (a bit mask of 1 << PFM_GEN_MON_*) are refused. */
 int pfm_gen_option(pfm_gen_opts *o, int c, const char *arg,
 		   const char *usage, unsigned monitors);
-/* Positional inputs after the options (default "-"): 0 or usage error. */
-int pfm_gen_inputs(pfm_gen_opts *o, int argc, char **argv, int first);
+/* After the options: the positional inputs (default "-") and the checks
+ * of option pairs both programs share. 0, or PFM_EXIT_USAGE after a
+ * message. */
+int pfm_gen_finish(pfm_gen_opts *o, int argc, char **argv, int first);
 /* A run id hashed from the program and its arguments, as mil-train's. */
 void pfm_gen_run_id(char *buf, size_t n, const char *prog, int argc,
 		    char **argv);

@@ -118,16 +118,12 @@ int main(int argc, char **argv)
 		if (rc)
 			return rc == 1 ? 0 : rc;
 	}
-	if (pfm_gen_inputs(&o, argc, argv, optind))
+	if (pfm_gen_finish(&o, argc, argv, optind))
 		return PFM_EXIT_USAGE;
 	if (!!annotation + !!captions != 1)
 		return pfm_usage_fail("give one of --annotation and --captions");
 	if (annotation && (o.splits_csv || o.ratio[0] > 0))
 		return pfm_usage_fail("--splits and --split go with --captions (annotation.json has its splits)");
-	if (!o.epochs && !o.load)
-		return pfm_usage_fail("--epochs 0 needs --load (a model to evaluate)");
-	if (o.width % o.heads)
-		return pfm_usage_fail("--width %d is not a multiple of --heads %d", o.width, o.heads);
 	if (captions && !o.splits_csv && !(o.ratio[0] > 0))
 		o.ratio[0] = 7, o.ratio[1] = 1, o.ratio[2] = 2;
 

@@ -132,14 +132,10 @@ int main(int argc, char **argv)
 		if (rc)
 			return rc == 1 ? 0 : rc;
 	}
-	if (pfm_gen_inputs(&o, argc, argv, optind))
+	if (pfm_gen_finish(&o, argc, argv, optind))
 		return PFM_EXIT_USAGE;
 	if (!nqa)
 		return pfm_usage_fail("no questions: give --qa FILE");
-	if (!o.epochs && !o.load)
-		return pfm_usage_fail("--epochs 0 needs --load (a model to evaluate)");
-	if (o.width % o.heads)
-		return pfm_usage_fail("--width %d is not a multiple of --heads %d", o.width, o.heads);
 
 	pfm_gen_set set = {0};
 	pfm_err e = {0};
