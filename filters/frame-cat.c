@@ -44,6 +44,7 @@ PFM_HELP_CURVE
 "  frame-cat -t tile -n 10 -F tiles.mpk > first10.mpk\n"
 "  frame-cat --full a.mpk | frame-cat -J > b.mpk\n"
 "  frame-cat -F -i hub:tcp://hub:5556 -o hub:tcp://hub:5556   (a worker)\n"
+"  (beyond loopback, tcp needs CURVE keys or --insecure: pathfm(7) SECURITY)\n"
 "See frame-cat(1), frame-hub(1), pathfm-frames(5).\n";
 
 enum { O_FULL = 256, O_EOS, O_CHECK, O_SCHEMAS, O_TAIL, O_RATE, O_PROGRESS };

@@ -45,6 +45,7 @@ PFM_HELP_CURVE
 "Examples:\n"
 "  wsi-tile --mpp 0.5 slides/*.svs | frame-hub -w @tcp://0.0.0.0:5556 > emb.mpk\n"
 "  node2$ embed -m uni -i hub:tcp://hub:5556 -o hub:tcp://hub:5556\n"
+"  (beyond loopback, each with CURVE keys or --insecure: pathfm(7) SECURITY)\n"
 "See frame-hub(1), pathfm(7), pipelines/scale.\n";
 
 enum { O_UNORDERED = 256, O_WINDOW, O_REORDER, O_RETRIES, O_HEARTBEAT,

@@ -63,7 +63,7 @@ PFM_HELP_CURVE
 "Examples:\n"
 "  wsi-tile --mpp 0.5 --size 224 -j 4 -o tiles.mpk slides/*.svs\n"
 "  wsi-tile -m random --mpp 0.25,0.5,1,2 -n inf --seed 1 -s train.csv \\\n"
-"    -o @tcp://0.0.0.0:5555\n"
+"    --curve-secret tiler.key --curve-allow allowed -o @tcp://0.0.0.0:5555\n"
 "  wsi-tile --no-mask --assume-mpp 0.5 --size 224 patches/ | frame-cat -c\n"
 "See wsi-tile(1), frame-cat(1), pathfm-frames(5).\n";
 
