@@ -17,7 +17,7 @@ static void bleu_of(double out[4], const int64_t correct[4], const int64_t guess
 	double b = 1.0;
 	for (int k = 0; k < 4; k++) {
 		b *= ((double)correct[k] + tiny) / ((double)guess[k] + small);
-		out[k] = pow(b, 1.0 / (k + 1));
+		out[k] = pfm_py_pow(b, 1.0 / (k + 1));
 	}
 	double ratio = ((double)testlen + tiny) / ((double)reflen + small);
 	if (ratio < 1)

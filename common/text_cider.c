@@ -16,7 +16,7 @@ static int vec_norm(double norm[4], const pfm_tally *t, const pfm_grams *gr, con
 	for (int j = 0; j < t->nlist; j++) {
 		int id = t->list[j], k = gr->order[id] - 1;
 		double v = (double)t->cnt[id] * w[id];
-		norm[k] += pow(v, 2);
+		norm[k] += pfm_py_pow(v, 2);
 		if (k == 1) /* pycocoevalcap's length counts bigrams */
 			length += t->cnt[id];
 	}
@@ -77,7 +77,7 @@ int pfm_cider_d(double *mean, double *ex, const pfm_text_corpus *c, pfm_err *e)
 			for (int k = 0; k < 4; k++) {
 				if (nh[k] != 0 && nr[k] != 0)
 					val[k] /= nh[k] * nr[k];
-				val[k] *= pow(M_E, -pow(delta, 2) / (2 * 6.0 * 6.0));
+				val[k] *= pfm_py_pow(M_E, -pfm_py_pow(delta, 2) / (2 * 6.0 * 6.0));
 				sc[k] += val[k];
 			}
 		}

@@ -136,9 +136,15 @@ int pfm_text_clean(char **out, size_t *nwords, const char *text, size_t n,
 		a += k;
 	while (b > a && (k = pfm_utf8_space_before(s + a, b - a)))
 		b -= k;
-	for (size_t i = a; i < b; i++)
-		if (s[i] >= 'A' && s[i] <= 'Z')
-			s[i] += 'a' - 'A';
+	char *low = malloc((b - a) / 2 * 3 + 4);
+	if (!low) {
+		free(s);
+		return pfm_errf(e, "out of memory (a text of %zu bytes)", n);
+	}
+	b = pfm_utf8_lower(low, s + a, b - a);
+	a = 0;
+	free(s);
+	s = low;
 	char *o = NULL;
 	size_t olen = 0, ocap = 0, nw = 0;
 	int rc = 0;

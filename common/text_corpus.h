@@ -5,6 +5,7 @@
 #ifndef PFM_TEXT_CORPUS_H
 #define PFM_TEXT_CORPUS_H
 
+#include <math.h>
 #include <stddef.h>
 
 #include "text_metrics.h"
@@ -43,6 +44,15 @@ static inline int pfm_tally_get(const pfm_tally *t, int id)
 	return t->stamp[id] == t->cur ? t->cnt[id] : 0;
 }
 void pfm_tally_free(pfm_tally *t);
+
+/* libm's pow, as Python's ** and pow() call it: glibc's pow is not
+ * correctly rounded, so pow(x, 2) must not become x * x (nor pow(x, 0.5)
+ * sqrt(x)); the volatile exponent keeps it a call. */
+static inline double pfm_py_pow(double x, double y)
+{
+	volatile double yy = y;
+	return pow(x, yy);
+}
 
 /* numpy 1.24's np.mean of a float64 array, to the bit: pairwise sums
  * (8 accumulators, blocks of 128) over chunks of 8192 (its buffer size),

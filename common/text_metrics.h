@@ -6,11 +6,12 @@
  * the Java PTB tokenizer), computed over token ids: two tokens match when
  * their ids are equal, as the decoded words do (every <unk> matches every
  * other, as in R2Gen, whose references are decoded from ids too). Same
- * arithmetic in the same order (numpy's pairwise mean included), so BLEU
- * and ROUGE-L equal the Python's to the last bit, and CIDEr-D does too
- * but for numpy's own log, which on AVX-512 machines differs from libm's
- * by an ulp for some integers (seen: 7.5e-15 relative). Do not build
- * these files with -ffast-math or FMA contraction.
+ * arithmetic in the same order (numpy's pairwise mean and libm's pow
+ * included), so BLEU and ROUGE-L equal the Python's to the last bit, and
+ * CIDEr-D does too but for numpy's own log, which on AVX-512 machines
+ * differs from libm's by an ulp for some integers (seen: 1e-14 relative;
+ * bit-identical with numpy's log made libm's). Do not build these files
+ * with -ffast-math or FMA contraction.
  *  - BLEU-1..4: Bleu(4).compute_score, corpus level: clipped n-gram
  *    counts summed over the corpus, the 'closest' reference length per
  *    example (ties -> the shorter), brevity penalty from the summed
@@ -60,13 +61,14 @@
  * references, a negative length, out of memory).
  *
  * VQA (pfm_vqa_score): answers are compared after SQuAD v1.1's
- * normalize_answer (evaluate-v1.1.py): lower-case (ASCII), delete ASCII
- * punctuation (Python's string.punctuation), replace the words a, an, the
- * with a space (regex \b(a|an|the)\b), collapse whitespace (Python's
- * str.split()). Input is first made valid UTF-8 as the tokenizer does.
- * Python also lower-cases non-ASCII letters and counts non-ASCII
- * punctuation as non-word characters for \b; we do neither (no
- * difference for ASCII answers). A question is closed-ended when its
+ * normalize_answer (evaluate-v1.1.py): lower-case (str.lower(), as the
+ * tokenizer), delete ASCII punctuation (Python's string.punctuation),
+ * replace the words a, an, the with a space (regex \b(a|an|the)\b),
+ * collapse whitespace (Python's str.split()). Input is first made valid
+ * UTF-8 as the tokenizer does. For \b every non-ASCII character but
+ * whitespace counts as a word character, where Python's \w excludes
+ * non-ASCII punctuation and symbols: "a\u00bb" keeps its "a" here (no
+ * difference for answers whose non-ASCII characters are letters). A question is closed-ended when its
  * normalised ground truth is "yes" or "no" (PathVQA's yes/no questions),
  * open-ended otherwise.
  *  - closed accuracy: normalised prediction == normalised truth, over the

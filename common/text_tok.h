@@ -30,10 +30,11 @@
  *     gives ".", and an empty text the single word ".".
  * Whitespace is Python str.split()'s: ASCII \t \n \v \f \r space and
  * \x1c-\x1f, and U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029,
- * U+202F, U+205F, U+3000. Lower-casing is ASCII only: R2Gen's str.lower()
- * also lower-cases non-ASCII capitals (É -> é), we leave them as they are
- * (the only difference from the Python, none for ASCII text; the test
- * checks the rest of the rules on such texts too).
+ * U+202F, U+205F, U+3000. Lower-casing is Python 3.11's str.lower()
+ * (Unicode 14.0, from tables generated out of it: text_lower_tab.h),
+ * with its two special cases: U+0130 becomes "i\u0307", and a capital
+ * sigma ending a word a final sigma. So the words are R2Gen's for any
+ * text, but that a NUL is U+FFFD here and a NUL in Python.
  *
  * Vocabulary: the words of the training texts seen at least min_count
  * times (R2Gen's `count >= threshold`: 3 for IU X-ray, 10 for MIMIC-CXR),

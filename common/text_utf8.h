@@ -1,5 +1,5 @@
-/* text_utf8.h: the UTF-8 the tokenizer needs: repair, validity, and
- * Python's whitespace (str.split() / str.strip()). */
+/* text_utf8.h: the UTF-8 the tokenizer needs: repair, validity,
+ * Python's whitespace (str.split() / str.strip()) and str.lower(). */
 #ifndef PFM_TEXT_UTF8_H
 #define PFM_TEXT_UTF8_H
 
@@ -19,6 +19,11 @@ size_t pfm_utf8_sanitize(char *dst, const char *src, size_t n);
 
 /* 1 if s[0..n) is well-formed UTF-8 without NUL, else 0. */
 int pfm_utf8_valid(const char *s, size_t n);
+
+/* Python's str.lower() of the valid UTF-8 src[0..n) into dst (3n/2 + 1
+ * bytes suffice: U+0130 becomes "i\u0307", a few 2-byte letters have
+ * 3-byte lower cases), Final_Sigma included. Returns the bytes written. */
+size_t pfm_utf8_lower(char *dst, const char *src, size_t n);
 
 /* The byte length of the whitespace character that starts s[0..n)
  * (resp. ends it), 0 if it is not one. s must be valid UTF-8. */

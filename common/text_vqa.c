@@ -27,21 +27,23 @@ char *pfm_vqa_normalize(const char *s, size_t n, pfm_err *e)
 		pfm_errf(e, "an answer of %zu bytes (the limit is 1 GiB)", n);
 		return NULL;
 	}
-	char *a = malloc(3 * n + 1), *b = malloc(3 * n + 2);
+	/* valid UTF-8 (3n), lower-cased (x 3/2) */
+	char *a = malloc(9 * n / 2 + 4), *b = malloc(9 * n / 2 + 4);
 	if (!a || !b) {
 		free(a);
 		free(b);
 		pfm_errf(e, "out of memory (an answer of %zu bytes)", n);
 		return NULL;
 	}
-	/* lower, then delete string.punctuation */
-	size_t len = pfm_utf8_sanitize(a, s, n), m = 0;
+	size_t len = pfm_utf8_sanitize(b, s, n), m = 0;
+	len = pfm_utf8_lower(a, b, len);
+	/* delete string.punctuation: printable ASCII but letters and digits */
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)a[i];
-		if (c < 0x80 && c > ' ' && c < 0x7f && !((c | 0x20) >= 'a' && (c | 0x20) <= 'z') &&
+		if (c > ' ' && c < 0x7f && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
 		    !(c >= '0' && c <= '9'))
 			continue;
-		a[m++] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : (char)c;
+		a[m++] = (char)c;
 	}
 	/* \b(a|an|the)\b -> " ": whole words only */
 	size_t w = 0;

@@ -11,9 +11,9 @@ Texts travel as hex of their bytes, decoded as
 bytes.decode('utf-8', 'replace') with NUL -> U+FFFD (what the C side does
 first; see common/text_tok.h).
 
-  clean RULE HEX                  ' '.join(clean_report(text).split()), or
-                                  '~' and the same with ASCII-only
-                                  lower-casing where that differs
+  clean RULE HEX                  ' '.join(clean_report(text).split())
+  lower HEX                       text.lower()
+  --gen-lower (instead of a file) prints common/text_lower_tab.h
   vocab RULE MIN HEX,HEX,...      R2Gen's sorted vocabulary ('<unk>' in it)
   encode RULE MIN HEX,.. HEX      R2Gen's ids of the last text as tokens
                                   (0 -> '')
@@ -21,7 +21,9 @@ first; see common/text_tok.h).
   text TAB-separated: n, then per example the hypothesis and the number
        of references and the references (space-joined words)
        -> BLEU-1..4, ROUGE-L, CIDEr-D (nan where pycocoevalcap fails),
-          nltk corpus_bleu 1..4 (nan where it fails), per-example BLEU (n x 4), ROUGE-L (n), CIDEr-D (n)
+          nltk corpus_bleu 1..4 (nan where it fails), per-example BLEU
+          (n x 4), ROUGE-L (n), CIDEr-D (n), then CIDEr-D and its n
+          per-example values again with numpy's log swapped for libm's
   vqa  TAB-separated: n, then pred and truth as hex
        -> n_closed n_open closed_acc open_exact open_f1 open_bleu1, then
           per-question exact and f1
@@ -37,6 +39,8 @@ from collections import Counter
 
 from nltk.translate.bleu_score import corpus_bleu
 from pycocoevalcap.bleu.bleu import Bleu
+import numpy as np
+from pycocoevalcap.cider import cider_scorer
 from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.rouge.rouge import Rouge
 
@@ -44,15 +48,6 @@ warnings.simplefilter("ignore")
 
 # R2Gen's sent_cleaner class: ':-\[' is a range, so '-' is not in it.
 SENT_DEL = re.compile(r'[.,?;*!%^&_+():-\[\]{}]')
-
-
-ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-# R2Gen's str.lower(), or (False) ASCII only, as the C side does (text_tok.h)
-LOWER_ALL = True
-
-
-def lower(t):
-    return t.lower() if LOWER_ALL else t.translate(ASCII_LOWER)
 
 
 def report_cleaner(t, rule):
@@ -72,13 +67,13 @@ def report_cleaner(t, rule):
         t = t.replace('. %s. ' % d, '. ')
     for d in "2345":
         t = t.replace(' %s. ' % d, '. ')
-    return lower(t.strip()).split('. ')
+    return t.strip().lower().split('. ')
 
 
 def sent_cleaner(t):
     for c in '"/\\\'':
         t = t.replace(c, '')
-    return SENT_DEL.sub('', lower(t.strip()))
+    return SENT_DEL.sub('', t.strip().lower())
 
 
 def clean_report(text, rule):
@@ -107,27 +102,35 @@ def unhex(h):
     return bytes.fromhex(h).decode('utf-8', 'replace').replace('\x00', '\ufffd')
 
 
-def clean_answer(text, rule):
-    """The words as hex; where str.lower() changes a non-ASCII character,
-    '~' and the words of the rules with ASCII-only lower-casing, what
-    text_tok.h documents (the only difference from R2Gen)."""
-    global LOWER_ALL
-    words = ' '.join(clean_report(text, rule).split())
-    LOWER_ALL = False
-    try:
-        ascii_words = ' '.join(clean_report(text, rule).split())
-    finally:
-        LOWER_ALL = True
-    mark = '' if words == ascii_words else '~'
-    return mark + ascii_words.encode('utf-8').hex()
-
-
 def texts_of(field):
     return [] if field == '-' else [unhex(h) for h in field.split(',')]
 
 
 def hexes(tokens):
     return ','.join(t.encode('utf-8').hex() for t in tokens)
+
+
+class LibmLog:
+    """numpy, but for np.log, which is libm's log (math.log): numpy 1.24's
+    own (AVX-512) log differs from it by an ulp for some integers."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    @staticmethod
+    def log(x):
+        return np.float64(math.log(x))
+
+
+def cider_d(gts, res, n, numpy):
+    """Cider().compute_score with cider_scorer seeing `numpy` as np."""
+    saved, cider_scorer.np = cider_scorer.np, numpy
+    try:
+        return Cider().compute_score(gts, res)
+    except ValueError:  # every reference empty: max() of no frequencies
+        return math.nan, [math.nan] * n
+    finally:
+        cider_scorer.np = saved
 
 
 def text_metrics(f):
@@ -141,10 +144,8 @@ def text_metrics(f):
     with contextlib.redirect_stdout(io.StringIO()):  # Bleu prints
         bleu, bleu_ex = Bleu(4).compute_score(gts, res)
     rouge, rouge_ex = Rouge().compute_score(gts, res)
-    try:
-        cider, cider_ex = Cider().compute_score(gts, res)
-    except ValueError:  # every reference empty: max() of no frequencies
-        cider, cider_ex = math.nan, [math.nan] * n
+    cider, cider_ex = cider_d(gts, res, n, np)
+    cider_m, cider_m_ex = cider_d(gts, res, n, LibmLog())
     try:
         nl = corpus_bleu([[r.split() for r in gts[k]] for k in range(n)],
                          [res[k][0].split() for k in range(n)],
@@ -154,7 +155,7 @@ def text_metrics(f):
     out = list(bleu) + [rouge, cider] + list(nl)
     for k in range(n):
         out += [bleu_ex[j][k] for j in range(4)]
-    out += list(rouge_ex) + list(cider_ex)
+    out += list(rouge_ex) + list(cider_ex) + [cider_m] + list(cider_m_ex)
     return ' '.join(repr(float(v)) for v in out)
 
 
@@ -208,7 +209,10 @@ def vqa(f):
 def answer(line):
     f = line.rstrip('\n').split('\t') if '\t' in line else line.split()
     if f[0] == 'clean':
-        return clean_answer(unhex(f[2]) if len(f) > 2 else '', f[1])
+        text = unhex(f[2]) if len(f) > 2 else ''
+        return ' '.join(clean_report(text, f[1]).split()).encode('utf-8').hex()
+    if f[0] == 'lower':
+        return (unhex(f[1]) if len(f) > 1 else '').lower().encode('utf-8').hex()
     if f[0] == 'vocab':
         return hexes(r2gen_vocab(texts_of(f[3]), f[1], int(f[2])))
     if f[0] == 'encode':
@@ -222,7 +226,78 @@ def answer(line):
     raise ValueError('unknown query ' + f[0])
 
 
+def code_points():
+    return (cp for cp in range(0x110000) if not 0xd800 <= cp < 0xe000)
+
+
+def ranges(pred):
+    out, start, last = [], None, None
+    for cp in code_points():
+        if pred(cp):
+            if start is None or cp != last + 1:
+                if start is not None:
+                    out.append((start, last))
+                start = cp
+            last = cp
+    if start is not None:
+        out.append((start, last))
+    return out
+
+
+def gen_lower():
+    """common/text_lower_tab.h: this Python's str.lower() as tables. The
+    Final_Sigma properties are read off lower() itself: U+03A3 ends a
+    word after 'A' and c only if c is case-ignorable or cased, right
+    after c only if c is cased and not case-ignorable, and the C side only
+    asks whether a character that is not case-ignorable is cased."""
+    sigma, final = '\u03a3', '\u03c2'
+    runs = []  # [first, last, step, delta]: single-code-point mappings
+    for cp in code_points():
+        low = chr(cp).lower()
+        if low == chr(cp) or len(low) != 1:
+            continue
+        d = ord(low) - cp
+        if runs and runs[-1][3] == d and (
+                (runs[-1][2] == 0 and cp - runs[-1][1] in (1, 2)) or
+                (runs[-1][2] and cp - runs[-1][1] == runs[-1][2])):
+            runs[-1][2] = cp - runs[-1][1]
+            runs[-1][1] = cp
+        else:
+            runs.append([cp, cp, 0, d])
+    multi = [cp for cp in code_points() if len(chr(cp).lower()) > 1]
+    assert multi == [0x130] and chr(0x130).lower() == 'i\u0307', multi
+    assert all(chr(cp).lower().lower() == chr(cp).lower() for cp in code_points())
+    ignorable = ranges(lambda cp: ('A' + chr(cp) + sigma).lower()[-1] == final and
+                       (chr(cp) + sigma).lower()[-1] != final)
+    cased = ranges(lambda cp: (chr(cp) + sigma).lower()[-1] == final)
+
+    def table(rows):
+        cells = ['{%s}' % ', '.join(r) for r in rows]
+        return '\n'.join('\t' + ', '.join(cells[i:i + 4]) + ','
+                         for i in range(0, len(cells), 4))
+
+    import unicodedata
+    print('/* text_lower_tab.h: Python %s\'s str.lower() (Unicode %s) as'
+          % (sys.version.split()[0], unicodedata.unidata_version))
+    print(' * tables, generated by `tests/ref/text_ref.py --gen-lower`; do not edit.')
+    print(' * Besides these, U+0130 lower-cases to "i\\u0307" and U+03A3 to U+03C2')
+    print(' * in the Final_Sigma context, else U+03C3. */')
+    print('/* code points first..last, every step-th, map to cp + delta */')
+    print('static const struct lower_run {\n\tuint32_t first, last;'
+          '\n\tint32_t delta;\n\tuint32_t step;\n} lower_runs[] = {')
+    print(table(('0x%x' % f, '0x%x' % l, '%d' % d, '%d' % (st or 1))
+                for f, l, st, d in runs))
+    print('};')
+    for name, rs in (('case_ignorable', ignorable), ('cased', cased)):
+        print('static const uint32_t %s[][2] = {' % name)
+        print(table(('0x%x' % a, '0x%x' % b) for a, b in rs))
+        print('};')
+
+
 def main():
+    if sys.argv[1] == '--gen-lower':
+        gen_lower()
+        return
     with open(sys.argv[1], encoding='ascii') as q:
         for line in q:
             print(answer(line))
