@@ -65,10 +65,8 @@
  * tokenizer), delete ASCII punctuation (Python's string.punctuation),
  * replace the words a, an, the with a space (regex \b(a|an|the)\b),
  * collapse whitespace (Python's str.split()). Input is first made valid
- * UTF-8 as the tokenizer does. For \b every non-ASCII character but
- * whitespace counts as a word character, where Python's \w excludes
- * non-ASCII punctuation and symbols: "a\u00bb" keeps its "a" here (no
- * difference for answers whose non-ASCII characters are letters). A question is closed-ended when its
+ * UTF-8 as the tokenizer does, and \b is Python's (Unicode \w, from
+ * tables generated out of it), so the answers' words are SQuAD's. A question is closed-ended when its
  * normalised ground truth is "yes" or "no" (PathVQA's yes/no questions),
  * open-ended otherwise.
  *  - closed accuracy: normalised prediction == normalised truth, over the

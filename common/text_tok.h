@@ -31,7 +31,7 @@
  * Whitespace is Python str.split()'s: ASCII \t \n \v \f \r space and
  * \x1c-\x1f, and U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029,
  * U+202F, U+205F, U+3000. Lower-casing is Python 3.11's str.lower()
- * (Unicode 14.0, from tables generated out of it: text_lower_tab.h),
+ * (Unicode 14.0, from tables generated out of it: text_unicode_tab.h),
  * with its two special cases: U+0130 becomes "i\u0307", and a capital
  * sigma ending a word a final sigma. So the words are R2Gen's for any
  * text, but that a NUL is U+FFFD here and a NUL in Python.

@@ -1,5 +1,6 @@
 /* text_utf8.h: the UTF-8 the tokenizer needs: repair, validity,
- * Python's whitespace (str.split() / str.strip()) and str.lower(). */
+ * Python's whitespace (str.split() / str.strip()), str.lower() and re's
+ * \w. */
 #ifndef PFM_TEXT_UTF8_H
 #define PFM_TEXT_UTF8_H
 
@@ -24,6 +25,10 @@ int pfm_utf8_valid(const char *s, size_t n);
  * bytes suffice: U+0130 becomes "i\u0307", a few 2-byte letters have
  * 3-byte lower cases), Final_Sigma included. Returns the bytes written. */
 size_t pfm_utf8_lower(char *dst, const char *src, size_t n);
+
+/* Whether the character that starts the valid UTF-8 s[0..n) is a \w of
+ * Python's re (str patterns); *k gets its length in bytes. */
+int pfm_utf8_is_word(const char *s, size_t n, size_t *k);
 
 /* The byte length of the whitespace character that starts s[0..n)
  * (resp. ends it), 0 if it is not one. s must be valid UTF-8. */

@@ -8,19 +8,6 @@
 #include "text_utf8.h"
 #include "text_metrics.h"
 
-/* \w for the article regex: ASCII alphanumerics and non-ASCII
- * characters other than whitespace (k: bytes of the character at s). */
-static int word_at(const char *s, size_t n, size_t *k)
-{
-	unsigned char c = (unsigned char)s[0];
-	*k = pfm_utf8_space(s, n);
-	if (*k)
-		return 0;
-	*k = 1;
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c >= 0x80;
-}
-
 char *pfm_vqa_normalize(const char *s, size_t n, pfm_err *e)
 {
 	if (n > ((size_t)1 << 30)) {
@@ -48,14 +35,14 @@ char *pfm_vqa_normalize(const char *s, size_t n, pfm_err *e)
 	/* \b(a|an|the)\b -> " ": whole words only */
 	size_t w = 0;
 	for (size_t i = 0, k; i < m;) {
-		if (!word_at(a + i, m - i, &k)) {
+		if (!pfm_utf8_is_word(a + i, m - i, &k)) {
 			memcpy(b + w, a + i, k);
 			w += k;
 			i += k;
 			continue;
 		}
 		size_t j = i;
-		while (j < m && word_at(a + j, m - j, &k))
+		while (j < m && pfm_utf8_is_word(a + j, m - j, &k))
 			j += k;
 		size_t l = j - i;
 		if ((l == 1 && a[i] == 'a') || (l == 2 && !memcmp(a + i, "an", 2)) ||

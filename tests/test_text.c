@@ -8,7 +8,7 @@
  *
  * Tolerances: cleaned words, vocabularies and encodings identical, and
  * str.lower() of every code point and of capital sigmas in random
- * contexts (text_lower_tab.h was generated from this Python); BLEU,
+ * contexts (text_unicode_tab.h was generated from this Python); BLEU,
  * ROUGE-L, exact match and their per-example values bit-identical to the
  * Python (same operations in the same order, same libm); CIDEr-D within
  * CIDER_REL relative: numpy 1.24's log (its AVX-512 code) differs from
@@ -436,7 +436,8 @@ static const char *const answer[] = {
 	"mitotic figures", "mitotic figure", "the the cell", "anaplastic", "thea", "café", "(c)",
 	"tumor cells in the lymph node", "lymph node", "cells", "Tumor cells!", "the a an",
 	"\xc3\x89LAN", "\xc3\xa9lan", "\xce\x9f\xce\x94\xce\x9f\xce\xa3", "\xce\xbf\xce\xb4\xce\xbf\xcf\x82",
-	"\xc4\xb0", "A\xc2\xa0" "cell", "THE\xe2\x80\x83" "CELL",
+	"\xc4\xb0", "A\xc2\xa0" "cell", "THE\xe2\x80\x83" "CELL", "a\xc2\xbb", "\xc2\xabthe\xc2\xbb cell",
+	"the\xc3\x97" "40", "a\xc2\xb0" "c", "an\xc2\xb5m", "the\xe4\xb8\xad",
 };
 
 static int close_rel(double a, double r, double rel)

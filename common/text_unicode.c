@@ -1,9 +1,10 @@
-/* text_lower.c: Python's str.lower() on valid UTF-8 (text_utf8.h), from
- * tables generated out of Python itself (text_lower_tab.h). */
+/* text_unicode.c: Python's str.lower() and re's \w on valid UTF-8
+ * (text_utf8.h), from tables generated out of Python itself
+ * (text_unicode_tab.h). */
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "text_lower_tab.h"
+#include "text_unicode_tab.h"
 #include "text_utf8.h"
 
 #define COUNT(a) (sizeof(a) / sizeof *(a))
@@ -119,4 +120,16 @@ size_t pfm_utf8_lower(char *dst, const char *src, size_t n)
 		}
 	}
 	return w;
+}
+
+int pfm_utf8_is_word(const char *s, size_t n, size_t *k)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	(void)n;
+	if (p[0] < 0x80) {
+		*k = 1;
+		return (p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z') ||
+		       (p[0] >= '0' && p[0] <= '9') || p[0] == '_';
+	}
+	return in_ranges(word_chars, COUNT(word_chars), decode(p, k));
 }
