@@ -23,7 +23,7 @@ void pfm_curve_cfg_get(const pfm_io_opts *o, pfm_curve_cfg *c)
 typedef struct {
 	int binds, connects, networked; /* counts */
 	const char *open_bind, *open_connect; /* first beyond loopback */
-	char buf[1024];
+	char buf[4096];
 } ep_summary;
 
 /* The host of "tcp://HOST:PORT" (a connect may be "tcp://SRC;HOST:PORT"):
@@ -51,12 +51,13 @@ static int local(const char *ep)
 	       strspn(h, "0123456789.") == n;
 }
 
-static void summarize(const char *list, int bind_default, ep_summary *s)
+static int summarize(const char *list, int bind_default, ep_summary *s,
+		     pfm_err *e)
 {
 	memset(s, 0, sizeof *s);
 	size_t len = strlen(list);
 	if (len >= sizeof s->buf)
-		len = sizeof s->buf - 1;
+		return pfm_errf(e, "%.40s...: endpoint list too long", list);
 	memcpy(s->buf, list, len);
 	char *save = NULL;
 	for (char *ep = strtok_r(s->buf, ",", &save); ep;
@@ -72,6 +73,7 @@ static void summarize(const char *list, int bind_default, ep_summary *s)
 		if (!loc && !bind && !s->open_connect)
 			s->open_connect = ep;
 	}
+	return 0;
 }
 
 static const char fix[] = "see pathfm(7), SECURITY";
@@ -101,7 +103,8 @@ int pfm_curve_check(const char *list, int bind_default,
 	pfm_curve_cfg c;
 	ep_summary s;
 	pfm_curve_cfg_get(o, &c);
-	summarize(list, bind_default, &s);
+	if (summarize(list, bind_default, &s, e))
+		return -1;
 	if (c.secret) {
 		pfm_curve_pair k;
 		char pub[PFM_Z85_KEY + 1];
@@ -162,7 +165,7 @@ int pfm_curve_setup(void *ctx, void *sock, const char *list,
 	if (pfm_curve_check(list, bind_default, o, e))
 		return -1;
 	pfm_curve_cfg_get(o, &c);
-	summarize(list, bind_default, &s);
+	summarize(list, bind_default, &s, e); /* checked above */
 	*connects = s.connects && !s.binds && s.networked;
 	*curve = c.secret && s.networked;
 	if (!*curve)

@@ -111,7 +111,12 @@ int pfm_zsock_open(pfm_zsock *z, const char *spec, int push,
 
 int pfm_zsock_refused(const pfm_zsock *z, pfm_err *e)
 {
-	if (z->refused == 2)
+	return pfm_zmq_refused_msg(z->refused, e);
+}
+
+int pfm_zmq_refused_msg(int how, pfm_err *e)
+{
+	if (how == 2)
 		return pfm_errf(e, "the server uses another security mechanism "
 				"(CURVE keys on one side only: give both "
 				"sides keys, see pathfm(7) SECURITY)");
@@ -131,11 +136,8 @@ static void on_event(pfm_zsock *z, int ev, int fd)
 	}
 	if (ev & (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
 		  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)) {
-		if (z->connects && ev & ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-			z->refused = 1;
-		else if (z->connects &&
-			 (uint32_t)fd == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
-			z->refused = 2;
+		if (z->connects && pfm_zmq_refusal(ev, (uint32_t)fd))
+			z->refused = pfm_zmq_refusal(ev, (uint32_t)fd);
 		return;
 	}
 	for (i = 0; i < z->nfds && z->fds[i] != fd; i++)
@@ -150,34 +152,48 @@ static void on_event(pfm_zsock *z, int ev, int fd)
 	}
 }
 
+int pfm_zmq_event(void *mon, int *ev, uint32_t *val)
+{
+	zmq_msg_t a, b;
+	zmq_msg_init(&a);
+	if (zmq_msg_recv(&a, mon, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&a);
+		return 0;
+	}
+	/* Two parts: u16 event and u32 value (the fd), then the address. */
+	uint16_t e16 = 0;
+	*val = 0;
+	if (zmq_msg_size(&a) >= 6) {
+		memcpy(&e16, zmq_msg_data(&a), 2);
+		memcpy(val, (char *)zmq_msg_data(&a) + 2, 4);
+	}
+	*ev = e16;
+	int more = zmq_msg_more(&a);
+	zmq_msg_close(&a);
+	if (more) {
+		zmq_msg_init(&b);
+		zmq_msg_recv(&b, mon, 0);
+		zmq_msg_close(&b);
+	}
+	return 1;
+}
+
+int pfm_zmq_refusal(int ev, uint32_t val)
+{
+	if (ev & ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+		return 1;
+	if (ev & ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+	    val == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+		return 2;
+	return 0;
+}
+
 void pfm_zsock_events(pfm_zsock *z)
 {
-	if (!z->mon)
-		return;
-	for (;;) {
-		zmq_msg_t a, b;
-		zmq_msg_init(&a);
-		if (zmq_msg_recv(&a, z->mon, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&a);
-			return;
-		}
-		/* Two parts: u16 event and u32 value (the fd), then the
-		 * address. */
-		uint16_t ev = 0;
-		uint32_t val = 0;
-		if (zmq_msg_size(&a) >= 6) {
-			memcpy(&ev, zmq_msg_data(&a), 2);
-			memcpy(&val, (char *)zmq_msg_data(&a) + 2, 4);
-		}
-		int more = zmq_msg_more(&a);
-		zmq_msg_close(&a);
-		if (more) {
-			zmq_msg_init(&b);
-			zmq_msg_recv(&b, z->mon, 0);
-			zmq_msg_close(&b);
-		}
+	int ev;
+	uint32_t val;
+	while (z->mon && pfm_zmq_event(z->mon, &ev, &val))
 		on_event(z, ev, (int)val);
-	}
 }
 
 int pfm_zsock_alone(pfm_zsock *z)

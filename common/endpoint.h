@@ -4,6 +4,7 @@
 #define PFM_ENDPOINT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "io.h"
@@ -47,6 +48,12 @@ int pfm_zsock_open(pfm_zsock *z, const char *spec, int push,
 		   const pfm_io_opts *o, pfm_err *e);
 /* The message for a client the server refused (z->refused). */
 int pfm_zsock_refused(const pfm_zsock *z, pfm_err *e);
+int pfm_zmq_refused_msg(int how, pfm_err *e);
+/* One pending event of a monitor socket: 1 (*ev, *val), or 0 if none. */
+int pfm_zmq_event(void *mon, int *ev, uint32_t *val);
+/* Does the event say the server will not have this client? 1 its key,
+ * 2 the other security mechanism, 0 no. */
+int pfm_zmq_refusal(int ev, uint32_t val);
 /* A client (z->connects): wait up to ms for its first handshake; 0
  * done, or -1 with e saying why not (refused, or none: no server, or a
  * wrong server key). */

@@ -121,6 +121,14 @@ static int dealer_open(pfm_worklink *l, pfm_err *e)
 	if (pfm_curve_setup(l->ctx, l->dealer, l->eps, 0, &l->io, &l->zap,
 			    &connects, &curve, e))
 		return -1;
+	/* A hub that will not have this worker says so only in the
+	 * handshake: the agent watches for it. */
+	if (connects &&
+	    (zmq_socket_monitor(l->dealer, "inproc://pfm-worklink-mon",
+				ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+				ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) ||
+	     !(l->mon = pair(l->ctx, "inproc://pfm-worklink-mon", 0, 0, 0))))
+		return pfm_errf(e, "ZeroMQ monitor: %s", zmq_strerror(errno));
 	return pfm_zmq_attach(l->dealer, l->eps, 0, e);
 }
 
@@ -359,6 +367,8 @@ int pfm_worklink_detach(pfm_worklink *l, int writer, int complete,
 			zmq_close(l->ard);
 		if (l->awr)
 			zmq_close(l->awr);
+		if (l->mon)
+			zmq_close(l->mon);
 		if (l->dealer)
 			zmq_close(l->dealer);
 	}

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "endpoint.h"
 
 typedef struct {
 	pfm_hubmsg m;
@@ -235,7 +236,15 @@ static void timers(agent_t *a)
 	a->ran = now;
 	if (a->failed)
 		return;
-	if (a->welcomed && a->dead_ms > 0 && (now - a->heard) * 1e3 > a->dead_ms) {
+	int ev, how = 0;
+	uint32_t val;
+	while (l->mon && !how && pfm_zmq_event(l->mon, &ev, &val))
+		how = pfm_zmq_refusal(ev, val);
+	if (how) {
+		pfm_err e = {0};
+		pfm_zmq_refused_msg(how, &e);
+		fail(a, e.msg, 0);
+	} else if (a->welcomed && a->dead_ms > 0 && (now - a->heard) * 1e3 > a->dead_ms) {
 		snprintf(why, sizeof why, "no word from the hub for %.1f s (it "
 			 "died or restarted, or the network is down); the frames "
 			 "this worker held are not finished", now - a->heard);
@@ -295,6 +304,10 @@ void *pfm_worklink_agent(void *arg)
 	for (; a.qn; a.qn--, a.qh = (a.qh + 1) % a.qcap)
 		zmq_msg_close(&a.q[a.qh].body);
 	free(a.q);
+	if (l->mon) {
+		zmq_socket_monitor(l->dealer, NULL, 0);
+		zmq_close(l->mon);
+	}
 	zmq_close(l->dealer);
 	zmq_close(l->ard);
 	zmq_close(l->awr);

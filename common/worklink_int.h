@@ -27,6 +27,7 @@ struct pfm_worklink {
 	/* the agent's: the hub, and the other ends */
 	void *dealer, *ard, *awr;
 	struct pfm_zap *zap;  /* a worker that binds with CURVE (curve.h) */
+	void *mon;            /* the dealer's handshake failures (the agent's) */
 	pthread_t agent;
 	/* reader */
 	char *buf;

@@ -92,6 +92,9 @@ $TO frame-hub -q --timeout 30 $(key hub) --curve-allow $A_HUB --curve-server $K/
 W="frame-cat -F --timeout 30 $(key worker) --curve-server $K/hub.pub -i hub:tcp://127.0.0.1:$P4 -o hub:tcp://127.0.0.1:$P4"
 $TO $W 2>$T/w1.err & w1=$!
 $TO $W 2>$T/w2.err & w2=$!
+# A worker with a key the hub does not know is told so, and takes nothing.
+expect hub-rogue-worker 1 "$TO frame-cat -F --timeout 30 $(key rogue) --curve-server $K/hub.pub -i hub:tcp://127.0.0.1:$P4 -o hub:tcp://127.0.0.1:$P4"
+has hub-rogue-worker "$T/err" "refused this program's CURVE key"
 expect hub-producer 0 "$TO frame-cat -F --timeout 30 $(key prod) --curve-server $K/hub.pub -o '>tcp://127.0.0.1:$P3' $T/in.mpk"
 wait $hub && pass || fail "hub: $(cat $T/hub.err)"
 wait $w1 && pass || fail "worker 1: $(cat $T/w1.err)"
@@ -99,6 +102,7 @@ wait $w2 && pass || fail "worker 2: $(cat $T/w2.err)"
 wait $sink && pass || fail "hub sink: $(cat $T/hsink.err)"
 ids $T/hub.mpk > $T/hub.ids
 same hub-ids $T/want.ids $T/hub.ids
+has hub-refusal-logged $T/hub.err "key $rogue_key"
 
 # Strangers: a key the sink does not know and a peer without CURVE push
 # their own frames while the real producer sends; only the producer's
