@@ -90,7 +90,7 @@ jqt reports '($t | group_by(.region) | map({key: .[0].region, value: .}) | from_
 	  | ($p - $tissue | fabs) <= 5.01
 	  and ($r | test("(^| )(skin|frozen section|breast) ")) and ($r | test({"CMU-1-Small-Region": "skin ",
 		"TCGA-CR-7395-01A-01-TS1": "frozen section ", "he-1024-a": "breast "}[$ts[0].image]))
-	  and ($r | test(" \($ts[0].mpp | tostring | if test("[.]") then . else . + ".0" end) um per pixel"))
+	  and ($r | test(" at \(10 / $ts[0].mpp)x "))
 	  and (if ($ink | length) > 0 then
 		($r | capture("(?<c>red|green|blue) (marking )?ink").c) as $c
 		| ($ink | map(.qc["pen_\($c)"]) | add) >= ([ "red", "green", "blue" ] | map(. as $k | $ink | map(.qc["pen_\($k)"]) | add) | max)
@@ -111,18 +111,68 @@ jqt answers '($t | map({key: .id, value: .}) | from_entries) as $m
 	  elif .question == "are there dark patches on this tile ?" then (if $x.qc.dark >= 0.1 then "yes" else "no" end)
 	  elif .question == "which image does this tile come from ?" then {"CMU-1-Small-Region": "skin",
 		"TCGA-CR-7395-01A-01-TS1": "frozen section", "he-1024-a": "breast"}[$x.image]
-	  elif .question == "at what resolution was this tile cut ?" then "\($x.mpp | tostring | if test("[.]") then . else . + ".0" end) um per pixel"
+	  elif .question == "at what magnification was this tile cut ?" then "\(10 / $x.mpp)x"
 	  elif .question == "how much of this tile is tissue ?" then ($x.qc.tissue
 		| if . < 0.05 then "none" elif . < 0.35 then "little" elif . < 0.65 then "about half" elif . < 0.95 then "most" else "all" end)
 	  elif .question == "what is wrong with this tile ?" then {ok: "none", background: "background", pen: "ink", dark: "dark patches", blur: "blur"}[$x.qc.reason]
 	  else "unknown question" end)] | all'
-# balanced: the commonest answer of each question at most 1.5 times the next
-jqt balance '[$q | group_by(.question)[] | [group_by(.answer)[] | length] | sort | reverse
-	| length >= 2 and .[0] <= (.[1] * 1.5 | ceil)] | all and length == 7'
+# balanced: in each split, the commonest answer of each question at most
+# 1.5 times the next; all seven questions asked
+jqt balance '[$q | group_by([.question, .split])[] | [group_by(.answer)[] | length] | sort | reverse
+	| length >= 2 and .[0] <= (.[1] * 1.5 | ceil)] | all and length >= 14
+	and ($q | map(.question) | unique | length) == 7'
 # seeded: the same seed makes the same sets, another seed another split
 expect mts-again 0 "$MTS -o $T/s2 $T/in/cmu.mpk $T/in/tcga.mpk $T/in/he.mpk"
 same mts-same-ann $S/annotation.json $T/s2/annotation.json
 same mts-same-vqa $S/vqa.jsonl $T/s2/vqa.jsonl
 expect mts-seed 0 "$MTS --seed 5 -o $T/s3 $T/in/cmu.mpk $T/in/tcga.mpk $T/in/he.mpk"
 cmp -s $S/annotation.json $T/s3/annotation.json && fail "make-text-sets: --seed 5 made the same split" || pass
+
+# ---- end to end: heads on a random-init ViT-Ti's frozen embeddings ----
+# (distill-step's initial weights, as the demo's random baseline: its
+# embeddings still carry colour and texture, enough to read the measures)
+wsi-tile -q --mpp 1.0 --size 112 -n 8 -m random --seed 1 $D/CMU-1-Small-Region.svs |
+	distill-step -q --arch vit-ti --steps 1 -b 4 --lr 0 --global-size 112 --local-size 48 \
+		--local-crops 1 --prototypes 64 --head-hidden 64 --head-bottleneck 32 --layerscale 0.1 \
+		--name vit --teacher $T/vit.safetensors -s $T/vit-ck.safetensors -o /dev/null
+# Small heads: a few hundred texts, a few seconds each on 2 cores.
+BR="$P/bench-report -j 2 -c $T/c -m vit=$T/vit.safetensors --bag-by meta.region --annotation $S/annotation.json -o $T/res/report --head-opts '--epochs 60 --width 64 --heads 2 --dec-layers 1 --beam 1 --patience 15 --lr 1e-3 --dropout 0'"
+BV="$P/bench-vqa -j 2 -c $T/c -m vit=$T/vit.safetensors --qa $S/vqa.jsonl -o $T/res/vqa --head-opts '--epochs 20 --width 64 --heads 2 --layers 1 --patience 6'"
+expect bench-report 0 "$BR $S/tiles.mpk"
+expect bench-vqa 0 "$BV $S/tiles.mpk"
+for f in report/vit.mpk report/most-frequent.mpk vqa/vit.mpk vqa/most-frequent.mpk \
+	report/predictions/vit.jsonl vqa/predictions/vit.jsonl; do
+	[ -s $T/res/$f ] && pass || fail "bench: $T/res/$f missing"
+done
+# metric MODEL FILE METRIC: its test-split value
+metric() { frame-cat $T/res/$1 | jq -r --arg m "$2" 'select(.metric == $m and (.split // "test") == "test") | .value' | head -1; }
+# beats NAME DIR METRIC MARGIN: the model's METRIC is the baseline's plus
+# MARGIN or more (the numbers are printed for the record)
+beats() {
+	v=$(metric $2/vit.mpk $3) b=$(metric $2/most-frequent.mpk $3)
+	echo "$1: $3 model $v, most-frequent $b" >&2
+	if [ -n "$v" ] && [ -n "$b" ] && awk -v v="$v" -v b="$b" -v m="$4" 'BEGIN { exit !(v >= b + m) }'; then
+		pass; else fail "$1: $3 $v does not beat the most-frequent baseline $b by $4"; fi
+}
+# (the reports' three templates are drawn at random: a head that states
+# the right facts in another template still loses n-grams, so BLEU-4 and
+# ROUGE-L stay well below 1; CIDEr-D weighs the facts' words)
+beats report-bleu1 report bleu1 0.05
+beats report-bleu4 report bleu4 0.08
+beats report-rouge report rougeL 0.01
+beats report-cider report cider 0.6
+beats vqa-accuracy vqa accuracy 0.3
+beats vqa-closed vqa closed_accuracy 0.2
+beats vqa-open vqa open_exact_match 0.3
+# the results name the task and model, once per metric; the baseline's
+# are the program's most-frequent
+expect bench-report-frames 0 "frame-cat $T/res/report/vit.mpk $T/res/report/most-frequent.mpk | jq -r '[.task, .model] | @tsv' | sort -u"
+has bench-report-frames "$T/out" "report	vit"
+has bench-report-frames "$T/out" "report	most-frequent"
+# done work is skipped; other options redo it
+expect bench-report-again 0 "$BR $S/tiles.mpk"
+has bench-report-again "$T/err" "0 run, 1 done before"
+expect bench-vqa-missing 1 "$P/bench-vqa -c $T/c -m vit --qa $S/vqa.jsonl -o $T/res/vqa2 nosuch"
+has bench-vqa-missing "$T/err" "'nosuch' has no features for model 'vit'"
+expect bench-bag-missing 1 "$P/bench-report -c $T/c -m vit --bag-by meta.nosuch --annotation $S/annotation.json -o $T/res/r2 tiles"
 finish
