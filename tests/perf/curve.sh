@@ -29,16 +29,12 @@ work=$(mktemp -d "$dir/pfm-curve-XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 file=$work/tiles.mpk
 
-# 16 distinct tiles (random pixels: nothing for a compressor), repeated.
-i=0
-while [ $i -lt 16 ]; do
-	b64=$(head -c $((SIZE * SIZE * 3)) /dev/urandom | base64 -w 0)
-	printf '{"type":"tile","v":1,"slide_id":"perf","x":%d,"y":0,"level":0,"mpp":0.5,"width":%d,"height":%d,"encoding":"rgb8","pixels":{"$base64":"%s"}}\n' \
-		$((i * SIZE)) $SIZE $SIZE "$b64" >>"$work/t16.jsonl"
-	i=$((i + 1))
-done
-awk -v n="$N" '{ l[NR] = $0 } END { for (i = 0; i < n; i++) print l[i % NR + 1] }' \
-	"$work/t16.jsonl" | "$FC" -J -q -o "$file"
+# One tile of random pixels (nothing for a compressor to gain), N times
+# with distinct x.
+head -c $((SIZE * SIZE * 3)) /dev/urandom | base64 -w 0 >"$work/px"
+awk -v n="$N" -v s=$SIZE -v f="$work/px" 'BEGIN { getline px <f; for (i = 0; i < n; i++)
+	printf "{\"type\":\"tile\",\"v\":1,\"slide_id\":\"perf\",\"x\":%d,\"y\":0,\"level\":0,\"mpp\":0.5,\"width\":%d,\"height\":%d,\"encoding\":\"rgb8\",\"pixels\":{\"$base64\":\"%s\"}}\n", i * s, s, s, px }' |
+	"$FC" -J -q -o "$file"
 bytes=$(wc -c <"$file")
 
 KG=$(cd "$BIN" && pwd)/pfm-keygen
