@@ -70,7 +70,7 @@ int pfm_grams_build(pfm_grams *gr, const pfm_text_corpus *c, pfm_err *e)
 		goto fail;
 	}
 	for (int id = 0; id < t.n; id++)
-		gr->order[id] = (unsigned char)(t.len[id] / sizeof(int32_t));
+		gr->order[id] = (unsigned char)(t.ent[id].len / sizeof(int32_t));
 	pfm_strmap_free(&t);
 	return 0;
 fail:

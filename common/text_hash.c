@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "text_metrics.h"
 #include "text_utf8.h"
 
@@ -21,8 +22,8 @@ static size_t probe(const pfm_strmap *m, const char *s, size_t len, uint32_t h)
 	size_t mask = m->nslot - 1;
 	for (size_t i = h & mask;; i = (i + 1) & mask) {
 		int id = m->slot[i] - 1;
-		if (id < 0 || (m->hash[id] == h && m->len[id] == len &&
-			       !memcmp(m->str[id], s, len)))
+		if (id < 0 || (m->ent[id].hash == h && m->ent[id].len == len &&
+			       !memcmp(m->ent[id].str, s, len)))
 			return i;
 	}
 }
@@ -44,28 +45,7 @@ static int rehash(pfm_strmap *m, pfm_err *e)
 	m->slot = slot;
 	m->nslot = ns;
 	for (int id = 0; id < m->n; id++)
-		m->slot[probe(m, m->str[id], m->len[id], m->hash[id])] = id + 1;
-	return 0;
-}
-
-static int grow(pfm_strmap *m, pfm_err *e)
-{
-	int cap = m->cap ? m->cap * 2 : 64;
-	char **str = realloc(m->str, cap * sizeof *str);
-	if (str)
-		m->str = str;
-	uint32_t *len = realloc(m->len, cap * sizeof *len);
-	if (len)
-		m->len = len;
-	uint32_t *hash = realloc(m->hash, cap * sizeof *hash);
-	if (hash)
-		m->hash = hash;
-	long *count = realloc(m->count, cap * sizeof *count);
-	if (count)
-		m->count = count;
-	if (!str || !len || !hash || !count)
-		return pfm_errf(e, "out of memory (word table of %d words)", cap);
-	m->cap = cap;
+		m->slot[probe(m, m->ent[id].str, m->ent[id].len, m->ent[id].hash)] = id + 1;
 	return 0;
 }
 
@@ -81,21 +61,18 @@ int pfm_strmap_add(pfm_strmap *m, const char *s, size_t len, pfm_err *e)
 	size_t i = probe(m, s, len, h);
 	int id = m->slot[i] - 1;
 	if (id >= 0) {
-		m->count[id]++;
+		m->ent[id].count++;
 		return id;
 	}
-	if (m->n == m->cap && grow(m, e))
-		return -1;
+	if (pfm_grow(&m->ent, &m->cap, ((size_t)m->n + 1) * sizeof *m->ent))
+		return pfm_errf(e, "out of memory (word table of %d words)", m->n + 1);
 	char *copy = malloc(len + 1);
 	if (!copy)
 		return pfm_errf(e, "out of memory (a word of %zu bytes)", len);
 	memcpy(copy, s, len);
 	copy[len] = 0;
 	id = m->n++;
-	m->str[id] = copy;
-	m->len[id] = (uint32_t)len;
-	m->hash[id] = h;
-	m->count[id] = 1;
+	m->ent[id] = (pfm_strent){copy, (uint32_t)len, h, 1};
 	m->slot[i] = id + 1;
 	/* Keep the load under 1/2 so probes stay short. */
 	if ((size_t)m->n * 2 > m->nslot && rehash(m, e)) {
@@ -110,11 +87,8 @@ int pfm_strmap_add(pfm_strmap *m, const char *s, size_t len, pfm_err *e)
 void pfm_strmap_free(pfm_strmap *m)
 {
 	for (int i = 0; i < m->n; i++)
-		free(m->str[i]);
-	free(m->str);
-	free(m->len);
-	free(m->hash);
-	free(m->count);
+		free(m->ent[i].str);
+	free(m->ent);
 	free(m->slot);
 	memset(m, 0, sizeof *m);
 }

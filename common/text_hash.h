@@ -10,11 +10,16 @@
 #include "err.h"
 
 typedef struct {
-	char **str;     /* [n] NUL-terminated copies */
-	uint32_t *len;  /* [n] their lengths */
-	uint32_t *hash; /* [n] */
-	long *count;    /* [n] times pfm_strmap_add saw it */
-	int n, cap;
+	char *str;     /* NUL-terminated copy */
+	uint32_t len;  /* its length */
+	uint32_t hash;
+	long count;    /* times pfm_strmap_add saw it */
+} pfm_strent;
+
+typedef struct {
+	pfm_strent *ent; /* [n], by id */
+	int n;
+	size_t cap;     /* bytes at ent */
 	int *slot;      /* [nslot] id + 1, 0 = empty; nslot a power of 2 */
 	size_t nslot;
 } pfm_strmap;

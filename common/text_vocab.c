@@ -73,8 +73,8 @@ pfm_vocab *pfm_vocab_counter_finish(const pfm_vocab_counter *c, long min_count, 
 	for (size_t i = 0; i < n; i++)
 		tok[i] = pfm_tok_special[i];
 	for (int i = 0; i < m->n; i++)
-		if (m->count[i] >= min_count)
-			tok[n++] = m->str[i];
+		if (m->ent[i].count >= min_count)
+			tok[n++] = m->ent[i].str;
 	/* Byte order of valid UTF-8 is code-point order: R2Gen's sort. */
 	qsort(tok + PFM_TOK_FIRST_WORD, n - PFM_TOK_FIRST_WORD, sizeof *tok, cmp_str);
 	for (size_t i = 0; i < n; i++)
@@ -169,7 +169,7 @@ int pfm_vocab_size(const pfm_vocab *v)
 
 const char *pfm_vocab_token(const pfm_vocab *v, int id)
 {
-	return id >= 0 && id < v->map.n ? v->map.str[id] : NULL;
+	return id >= 0 && id < v->map.n ? v->map.ent[id].str : NULL;
 }
 
 int pfm_vocab_lookup(const pfm_vocab *v, const char *word, size_t n)
@@ -227,14 +227,14 @@ int pfm_vocab_decode(const pfm_vocab *v, const int32_t *ids, size_t n, char **te
 			break;
 		if (id == PFM_TOK_BOS)
 			continue;
-		size_t l = v->map.len[id];
+		size_t l = v->map.ent[id].len;
 		if (pfm_grow(&out, &cap, len + l + 2)) {
 			free(out);
 			return pfm_errf(e, "out of memory (decoded text of %zu bytes)", len);
 		}
 		if (len)
 			out[len++] = ' ';
-		memcpy(out + len, v->map.str[id], l + 1);
+		memcpy(out + len, v->map.ent[id].str, l + 1);
 		len += l;
 	}
 	*text = out;

@@ -38,7 +38,7 @@ char *pfm_vocab_to_json(const pfm_vocab *v, pfm_err *e)
 	pack_str(&pk, "tokens", 6);
 	msgpack_pack_array(&pk, (size_t)v->map.n);
 	for (int i = 0; i < v->map.n; i++)
-		pack_str(&pk, v->map.str[i], v->map.len[i]);
+		pack_str(&pk, v->map.ent[i].str, v->map.ent[i].len);
 	msgpack_zone z;
 	msgpack_zone_init(&z, 4096);
 	msgpack_object o;
@@ -152,7 +152,7 @@ int pfm_vocab_save_text(const pfm_vocab *v, const char *path, pfm_err *e)
 	if (!f)
 		return pfm_errf(e, "%s: %s", tmp, strerror(errno));
 	for (int i = 0; i < v->map.n; i++) {
-		fwrite(v->map.str[i], 1, v->map.len[i], f);
+		fwrite(v->map.ent[i].str, 1, v->map.ent[i].len, f);
 		fputc('\n', f);
 	}
 	int bad = ferror(f);
