@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 void pfm_curve_cfg_get(const pfm_io_opts *o, pfm_curve_cfg *c)
@@ -111,6 +112,10 @@ int pfm_curve_check(const char *list, int bind_default,
 		if (!s.networked)
 			return 0; /* inproc: in-process, nothing to encrypt */
 		int rc = keys_complete(&s, list, &c, e);
+		if (!rc && s.binds && access(c.allow, R_OK | X_OK))
+			rc = pfm_errf(e, "%s: %s (--curve-allow: the directory "
+				      "of allowed public keys)", c.allow,
+				      strerror(errno));
 		if (!rc)
 			rc = pfm_curve_read_pair(c.secret, &k, e);
 		if (!rc && s.connects)

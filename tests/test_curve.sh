@@ -63,6 +63,8 @@ expect no-allow 2 frame-cat -F $(key sink) -i "@tcp://127.0.0.1:$P"
 has no-allow "$T/err" "needs --curve-allow"
 expect no-server 2 frame-cat -F $(key prod) -o "'>tcp://127.0.0.1:$P'" $T/in.mpk
 has no-server "$T/err" "needs --curve-server"
+expect allow-missing 2 frame-cat -F $(key sink) --curve-allow $T/nowhere -i "@tcp://127.0.0.1:$P"
+has allow-missing "$T/err" "nowhere: No such file or directory"
 expect allow-without-secret 2 frame-cat -F --curve-allow $A_SINK -i "@tcp://127.0.0.1:$P"
 expect bad-server-key 2 frame-cat -F $(key prod) --curve-server not-a-key -o "'>tcp://127.0.0.1:$P'" $T/in.mpk
 # --insecure: the wildcard binds, and a loopback peer delivers.
