@@ -25,24 +25,16 @@ static void bleu_of(double out[4], const int64_t correct[4], const int64_t guess
 			out[k] *= exp(1 - 1 / ratio);
 }
 
-int pfm_bleu(double bleu[4], double *ex, const pfm_text_corpus *c, pfm_err *e)
+int pfm_bleu_grams(double bleu[4], double *ex, const pfm_text_corpus *c, const pfm_grams *g,
+		   pfm_err *e)
 {
-	if (pfm_corpus_check(c, e))
-		return pfm_err_prefix(e, "BLEU");
-	pfm_grams gr;
+	const pfm_grams gr = *g;
 	pfm_tally th = {0}, tr = {0}, tm = {0};
-	size_t maxlist = 0;
-	if (pfm_grams_build(&gr, c, e))
-		return pfm_err_prefix(e, "BLEU");
-	for (int s = 0; s < c->n + c->ref_off[c->n]; s++)
-		if (gr.off[s + 1] - gr.off[s] > maxlist)
-			maxlist = gr.off[s + 1] - gr.off[s];
 	/* tm holds the example's maximum count over its references. */
-	if (pfm_tally_init(&th, gr.ngram, maxlist, e) || pfm_tally_init(&tr, gr.ngram, maxlist, e) ||
+	if (pfm_tally_init(&th, gr.ngram, gr.maxseq, e) || pfm_tally_init(&tr, gr.ngram, gr.maxseq, e) ||
 	    pfm_tally_init(&tm, gr.ngram, 0, e)) {
 		pfm_tally_free(&th);
 		pfm_tally_free(&tr);
-		pfm_grams_free(&gr);
 		return pfm_err_prefix(e, "BLEU");
 	}
 	int64_t tc[4] = {0}, tg[4] = {0}, testlen = 0, reflen = 0;
@@ -82,6 +74,15 @@ int pfm_bleu(double bleu[4], double *ex, const pfm_text_corpus *c, pfm_err *e)
 	pfm_tally_free(&th);
 	pfm_tally_free(&tr);
 	pfm_tally_free(&tm);
-	pfm_grams_free(&gr);
 	return 0;
+}
+
+int pfm_bleu(double bleu[4], double *ex, const pfm_text_corpus *c, pfm_err *e)
+{
+	pfm_grams gr;
+	if (pfm_corpus_check(c, e) || pfm_grams_build(&gr, c, e))
+		return pfm_err_prefix(e, "BLEU");
+	int rc = pfm_bleu_grams(bleu, ex, c, &gr, e);
+	pfm_grams_free(&gr);
+	return rc;
 }

@@ -25,24 +25,16 @@ static int vec_norm(double norm[4], const pfm_tally *t, const pfm_grams *gr, con
 	return length;
 }
 
-int pfm_cider_d(double *mean, double *ex, const pfm_text_corpus *c, pfm_err *e)
+int pfm_cider_grams(double *mean, double *ex, const pfm_text_corpus *c, const pfm_grams *g,
+		    pfm_err *e)
 {
-	if (pfm_corpus_check(c, e))
-		return pfm_err_prefix(e, "CIDEr-D");
-	pfm_grams gr;
-	if (pfm_grams_build(&gr, c, e))
-		return pfm_err_prefix(e, "CIDEr-D");
-	int nseq = c->n + c->ref_off[c->n];
-	size_t maxlist = 0;
-	for (int s = 0; s < nseq; s++)
-		if (gr.off[s + 1] - gr.off[s] > maxlist)
-			maxlist = gr.off[s + 1] - gr.off[s];
+	const pfm_grams gr = *g;
 	pfm_tally th = {0}, tr = {0}, tdf = {0};
 	int rc = -1;
 	double *w = malloc(((size_t)gr.ngram + 1) * sizeof *w);
 	double *score = malloc((size_t)c->n * sizeof *score);
-	if (!w || !score || pfm_tally_init(&th, gr.ngram, maxlist, e) ||
-	    pfm_tally_init(&tr, gr.ngram, maxlist, e) || pfm_tally_init(&tdf, gr.ngram, 0, e)) {
+	if (!w || !score || pfm_tally_init(&th, gr.ngram, gr.maxseq, e) ||
+	    pfm_tally_init(&tr, gr.ngram, gr.maxseq, e) || pfm_tally_init(&tdf, gr.ngram, 0, e)) {
 		pfm_errf(e, "CIDEr-D: out of memory");
 		goto fail;
 	}
@@ -93,6 +85,15 @@ fail:
 	pfm_tally_free(&th);
 	pfm_tally_free(&tr);
 	pfm_tally_free(&tdf);
+	return rc;
+}
+
+int pfm_cider_d(double *mean, double *ex, const pfm_text_corpus *c, pfm_err *e)
+{
+	pfm_grams gr;
+	if (pfm_corpus_check(c, e) || pfm_grams_build(&gr, c, e))
+		return pfm_err_prefix(e, "CIDEr-D");
+	int rc = pfm_cider_grams(mean, ex, c, &gr, e);
 	pfm_grams_free(&gr);
 	return rc;
 }

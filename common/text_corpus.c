@@ -44,8 +44,11 @@ int pfm_grams_build(pfm_grams *gr, const pfm_text_corpus *c, pfm_err *e)
 	if (!gr->off)
 		return pfm_errf(e, "out of memory (%d sequences)", nseq);
 	gr->off[0] = 0;
-	for (int s = 0; s < nseq; s++)
-		gr->off[s + 1] = gr->off[s] + ngrams_of(s < c->n ? c->hyp[s].len : c->ref[s - c->n].len);
+	for (int s = 0; s < nseq; s++) {
+		size_t m = ngrams_of(s < c->n ? c->hyp[s].len : c->ref[s - c->n].len);
+		gr->off[s + 1] = gr->off[s] + m;
+		gr->maxseq = m > gr->maxseq ? m : gr->maxseq;
+	}
 	gr->g = malloc((gr->off[nseq] + 1) * sizeof *gr->g);
 	if (!gr->g) {
 		pfm_errf(e, "out of memory (%zu n-grams)", gr->off[nseq]);
@@ -162,8 +165,15 @@ double pfm_np_mean(const double *a, size_t n)
 
 int pfm_text_scores_compute(pfm_text_scores *s, const pfm_text_corpus *c, pfm_err *e)
 {
-	if (pfm_bleu(s->bleu, NULL, c, e) || pfm_rouge_l(&s->rouge_l, NULL, c, e) ||
-	    pfm_cider_d(&s->cider_d, NULL, c, e))
+	pfm_grams gr;
+	/* pfm_rouge_l checks the corpus */
+	if (pfm_rouge_l(&s->rouge_l, NULL, c, e))
 		return -1;
-	return 0;
+	if (pfm_grams_build(&gr, c, e))
+		return pfm_err_prefix(e, "text metrics");
+	int rc = 0;
+	if (pfm_bleu_grams(s->bleu, NULL, c, &gr, e) || pfm_cider_grams(&s->cider_d, NULL, c, &gr, e))
+		rc = -1;
+	pfm_grams_free(&gr);
+	return rc;
 }

@@ -23,10 +23,18 @@ typedef struct {
 	unsigned char *order; /* [ngram] 1..4 */
 	int *g;               /* every sequence's n-gram ids */
 	size_t *off;          /* [nseq + 1]: sequence s's are g[off[s] .. off[s+1]) */
+	size_t maxseq;        /* the most n-grams of one sequence */
 } pfm_grams;
 
 int pfm_grams_build(pfm_grams *gr, const pfm_text_corpus *c, pfm_err *e);
 void pfm_grams_free(pfm_grams *gr);
+
+/* pfm_bleu and pfm_cider_d on a checked corpus's n-grams, so that
+ * pfm_text_scores_compute counts them once. */
+int pfm_bleu_grams(double bleu[4], double *ex, const pfm_text_corpus *c, const pfm_grams *gr,
+		   pfm_err *e);
+int pfm_cider_grams(double *mean, double *ex, const pfm_text_corpus *c, const pfm_grams *gr,
+		    pfm_err *e);
 
 /* Counts of the n-grams of one sequence at a time: after pfm_tally_seq,
  * list[0..nlist) holds its distinct ids in first-occurrence order and

@@ -16,6 +16,32 @@ static uint32_t fnv1a(const char *s, size_t n)
 	return h;
 }
 
+/* The strings live in blocks of at least 64 KiB that never move, not in
+ * a malloc each: a corpus has millions of distinct n-grams. */
+struct pfm_strblock {
+	struct pfm_strblock *next;
+	size_t used, cap;
+	char data[];
+};
+
+/* A NUL-terminated copy of s[0..len) in m's blocks; NULL out of memory. */
+static char *store(pfm_strmap *m, const char *s, size_t len)
+{
+	struct pfm_strblock *b = m->blocks;
+	if (!b || b->cap - b->used < len + 1) {
+		size_t cap = len + 1 > 65536 ? len + 1 : 65536;
+		if (!(b = malloc(sizeof *b + cap)))
+			return NULL;
+		*b = (struct pfm_strblock){m->blocks, 0, cap};
+		m->blocks = b;
+	}
+	char *p = b->data + b->used;
+	memcpy(p, s, len);
+	p[len] = 0;
+	b->used += len + 1;
+	return p;
+}
+
 /* The slot holding s, or the empty slot where it would go. */
 static size_t probe(const pfm_strmap *m, const char *s, size_t len, uint32_t h)
 {
@@ -56,7 +82,8 @@ int pfm_strmap_add(pfm_strmap *m, const char *s, size_t len, pfm_err *e)
 	if (m->n >= (1 << 30))
 		return pfm_errf(e, "more than 2^30 distinct words");
 	uint32_t h = fnv1a(s, len);
-	if (!m->nslot && rehash(m, e))
+	/* Keep the load under 1/2 so probes stay short. */
+	if (((size_t)m->n + 1) * 2 > m->nslot && rehash(m, e))
 		return -1;
 	size_t i = probe(m, s, len, h);
 	int id = m->slot[i] - 1;
@@ -64,30 +91,22 @@ int pfm_strmap_add(pfm_strmap *m, const char *s, size_t len, pfm_err *e)
 		m->ent[id].count++;
 		return id;
 	}
-	if (pfm_grow(&m->ent, &m->cap, ((size_t)m->n + 1) * sizeof *m->ent))
+	char *copy;
+	if (pfm_grow(&m->ent, &m->cap, ((size_t)m->n + 1) * sizeof *m->ent) ||
+	    !(copy = store(m, s, len)))
 		return pfm_errf(e, "out of memory (word table of %d words)", m->n + 1);
-	char *copy = malloc(len + 1);
-	if (!copy)
-		return pfm_errf(e, "out of memory (a word of %zu bytes)", len);
-	memcpy(copy, s, len);
-	copy[len] = 0;
 	id = m->n++;
 	m->ent[id] = (pfm_strent){copy, (uint32_t)len, h, 1};
 	m->slot[i] = id + 1;
-	/* Keep the load under 1/2 so probes stay short. */
-	if ((size_t)m->n * 2 > m->nslot && rehash(m, e)) {
-		m->n--;
-		free(copy);
-		m->slot[i] = 0;
-		return -1;
-	}
 	return id;
 }
 
 void pfm_strmap_free(pfm_strmap *m)
 {
-	for (int i = 0; i < m->n; i++)
-		free(m->ent[i].str);
+	for (struct pfm_strblock *b = m->blocks, *next; b; b = next) {
+		next = b->next;
+		free(b);
+	}
 	free(m->ent);
 	free(m->slot);
 	memset(m, 0, sizeof *m);

@@ -10,7 +10,7 @@
 #include "err.h"
 
 typedef struct {
-	char *str;     /* NUL-terminated copy */
+	char *str;     /* NUL-terminated copy (the map owns it) */
 	uint32_t len;  /* its length */
 	uint32_t hash;
 	long count;    /* times pfm_strmap_add saw it */
@@ -22,6 +22,7 @@ typedef struct {
 	size_t cap;     /* bytes at ent */
 	int *slot;      /* [nslot] id + 1, 0 = empty; nslot a power of 2 */
 	size_t nslot;
+	struct pfm_strblock *blocks; /* where the strings are */
 } pfm_strmap;
 
 /* The id of s[0..len), or -1. */
