@@ -147,7 +147,12 @@ int pfm_gen_finish(pfm_gen_opts *o, int argc, char **argv, int first)
 		return pfm_usage_fail("--epochs 0 needs --load (a model to evaluate)");
 	if (o->width % o->heads)
 		return pfm_usage_fail("--width %d is not a multiple of --heads %d", o->width, o->heads);
-	return 0;
+	int rc = pfm_io_check_list(&o->io, o->inputs, o->ninputs, 0);
+	if (!rc)
+		rc = pfm_io_check(&o->io, o->output, 1);
+	if (!rc)
+		rc = pfm_io_check(&o->io, o->log, 1);
+	return rc;
 }
 
 static uint64_t fnv(uint64_t h, const char *s)

@@ -165,6 +165,9 @@ int main(int argc, char **argv)
 				      "or stdin)", argv[optind]);
 	if (!o.model)
 		return pfm_usage_fail("no model: give -m MODEL");
+	if ((rc = pfm_io_check(&o.io, o.input, 0)) ||
+	    (rc = pfm_io_check(&o.io, o.output, 1)))
+		return rc;
 	pfm_err e = {0};
 	rc = info ? pfm_embed_info(&o, &e) : pfm_embed_run(&o, &e);
 	if (rc < 0) {

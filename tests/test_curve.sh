@@ -55,6 +55,9 @@ expect connect-remote 2 frame-cat -F -o "'>tcp://192.0.2.1:$P'" $T/in.mpk
 has connect-remote "$T/err" "refusing to connect to tcp://192.0.2.1:$P"
 expect other-program 2 tile-filter -i "@tcp://0.0.0.0:$P" -o /dev/null
 expect hub-program 2 frame-hub -w "@tcp://0.0.0.0:$P"
+expect embed-program 2 embed -m /nonexistent -i "@tcp://0.0.0.0:$P"
+expect report-gen-program 2 report-gen --annotation /nonexistent -o "@tcp://0.0.0.0:$P"
+expect vqa-train-program 2 vqa-train --qa /nonexistent "@tcp://0.0.0.0:$P"
 expect worker-remote 2 frame-cat -F -i "hub:tcp://192.0.2.1:$P" -o "hub:tcp://192.0.2.1:$P"
 cp $K/prod.key $T/open.key && chmod 644 $T/open.key
 expect secret-readable 2 frame-cat -F --curve-secret $T/open.key --curve-server $K/worker.pub -o "'>tcp://127.0.0.1:$P'" $T/in.mpk
