@@ -52,7 +52,7 @@ typedef struct {
 	float scale;
 	int gelu;
 	dnnl_primitive_t p;
-	dnnl_memory_t ma, mb, mc, md, pad;
+	dnnl_memory_t m[5]; /* a, b, d, scratchpad, c: execute's order */
 } prim_t;
 
 struct pfm_bf16_ws {
@@ -64,7 +64,7 @@ struct pfm_bf16_ws {
 	/* attention's softmax over the last axis of [H, T, T], in place;
 	 * remade when the shape changes */
 	dnnl_primitive_t sm;
-	dnnl_memory_t sm_src, sm_dst, sm_pad;
+	dnnl_memory_t sm_m[3]; /* src, dst, scratchpad */
 	int sm_H, sm_T;
 	uint16_t *act; /* a linear layer's input in bf16 */
 	size_t act_cap;
@@ -82,16 +82,22 @@ int pfm_bf16_available(void)
 	return 1;
 }
 
+/* Destroy a primitive and its n memory objects (those made). */
+static void destroy(dnnl_primitive_t *p, dnnl_memory_t *m, int n)
+{
+	if (*p)
+		dnnl_primitive_destroy(*p);
+	*p = NULL;
+	for (int i = 0; i < n; i++) {
+		if (m[i])
+			dnnl_memory_destroy(m[i]);
+		m[i] = NULL;
+	}
+}
+
 static void softmax_drop(pfm_bf16_ws *w)
 {
-	if (w->sm)
-		dnnl_primitive_destroy(w->sm);
-	dnnl_memory_t *ms[] = {&w->sm_src, &w->sm_dst, &w->sm_pad};
-	for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
-		if (*ms[i])
-			dnnl_memory_destroy(*ms[i]);
-	w->sm = NULL;
-	w->sm_src = w->sm_dst = w->sm_pad = NULL;
+	destroy(&w->sm, w->sm_m, 3);
 }
 
 pfm_bf16_ws *pfm_bf16_ws_new(const pfm_bf16_fmt *f, pfm_err *e)
@@ -115,16 +121,8 @@ void pfm_bf16_ws_free(pfm_bf16_ws *w)
 {
 	if (!w)
 		return;
-	for (int i = 0; i < w->nprims; i++) {
-		prim_t *p = &w->prims[i];
-		dnnl_primitive_destroy(p->p);
-		dnnl_memory_destroy(p->ma);
-		dnnl_memory_destroy(p->mb);
-		if (p->mc)
-			dnnl_memory_destroy(p->mc);
-		dnnl_memory_destroy(p->md);
-		dnnl_memory_destroy(p->pad);
-	}
+	for (int i = 0; i < w->nprims; i++)
+		destroy(&w->prims[i].p, w->prims[i].m, 5);
 	softmax_drop(w);
 	if (w->st)
 		dnnl_stream_destroy(w->st);
@@ -299,13 +297,12 @@ static prim_t *prim(pfm_bf16_ws *w, const dnnl_memory_desc_t *a,
 		ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md,
 						  0)
 		   : NULL;
-	ok = ok && !dnnl_primitive_create(&p->p, pd) &&
-	     !dnnl_memory_create(&p->ma, a, w->eng, DNNL_MEMORY_NONE) &&
-	     !dnnl_memory_create(&p->mb, b, w->eng, DNNL_MEMORY_NONE) &&
-	     (!c->ndims ||
-	      !dnnl_memory_create(&p->mc, c, w->eng, DNNL_MEMORY_NONE)) &&
-	     !dnnl_memory_create(&p->md, d, w->eng, DNNL_MEMORY_NONE) &&
-	     !dnnl_memory_create(&p->pad, pad, w->eng, DNNL_MEMORY_NONE);
+	const dnnl_memory_desc_t *mds[5] = {a, b, d, pad, c};
+	ok = ok && !dnnl_primitive_create(&p->p, pd);
+	for (int i = 0; i < 5 && ok; i++)
+		ok = (i == 4 && !c->ndims) ||
+		     !dnnl_memory_create(&p->m[i], mds[i], w->eng,
+					 DNNL_MEMORY_NONE);
 	size_t need = ok ? dnnl_memory_desc_get_size(pad) : 0;
 	if (pd)
 		dnnl_primitive_desc_destroy(pd);
@@ -316,12 +313,7 @@ static prim_t *prim(pfm_bf16_ws *w, const dnnl_memory_desc_t *a,
 	p->a = *a, p->b = *b, p->c = *c, p->d = *d;
 	p->scale = scale, p->gelu = gelu;
 	if (!ok) { /* free what was made; the slot stays free */
-		if (p->p)
-			dnnl_primitive_destroy(p->p);
-		dnnl_memory_t *ms[] = {&p->ma, &p->mb, &p->mc, &p->md, &p->pad};
-		for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
-			if (*ms[i])
-				dnnl_memory_destroy(*ms[i]);
+		destroy(&p->p, p->m, 5);
 		pfm_errf(e, "oneDNN: no matmul for %lldx%lld @ %lldx%lld on "
 			    "this CPU",
 			 (long long)a->dims[a->ndims - 2],
@@ -334,22 +326,30 @@ static prim_t *prim(pfm_bf16_ws *w, const dnnl_memory_desc_t *a,
 	return grow(&w->pad, &w->pad_cap, need, 1, e) ? NULL : p;
 }
 
+/* Execute primitive p on its n memory objects m[] bound to ptr[] (with
+ * the DNNL_ARG_ kinds arg[]) on one thread. */
+static int exec(pfm_bf16_ws *w, dnnl_primitive_t p, dnnl_memory_t *m,
+		const int *arg, void *const *ptr, int n)
+{
+	dnnl_exec_arg_t args[5];
+	omp_set_num_threads(1);
+	for (int i = 0; i < n; i++) {
+		args[i] = (dnnl_exec_arg_t){arg[i], m[i]};
+		if (dnnl_memory_set_data_handle_v2(m[i], ptr[i], w->st))
+			return -1;
+	}
+	return dnnl_primitive_execute(p, w->st, n, args) ||
+	       dnnl_stream_wait(w->st);
+}
+
 static int run(pfm_bf16_ws *w, prim_t *p, const void *a, const void *b,
 	       const void *c, void *d, pfm_err *e)
 {
-	omp_set_num_threads(1);
-	dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, p->ma},
-				   {DNNL_ARG_WEIGHTS, p->mb},
-				   {DNNL_ARG_DST, p->md},
-				   {DNNL_ARG_SCRATCHPAD, p->pad},
-				   {DNNL_ARG_BIAS, p->mc}};
-	if (dnnl_memory_set_data_handle_v2(p->ma, (void *)a, w->st) ||
-	    dnnl_memory_set_data_handle_v2(p->mb, (void *)b, w->st) ||
-	    dnnl_memory_set_data_handle_v2(p->md, d, w->st) ||
-	    dnnl_memory_set_data_handle_v2(p->pad, w->pad, w->st) ||
-	    (p->mc && dnnl_memory_set_data_handle_v2(p->mc, (void *)c, w->st)) ||
-	    dnnl_primitive_execute(p->p, w->st, p->mc ? 5 : 4, args) ||
-	    dnnl_stream_wait(w->st))
+	static const int arg[5] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS,
+				   DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD,
+				   DNNL_ARG_BIAS};
+	void *ptr[5] = {(void *)a, (void *)b, d, w->pad, (void *)c};
+	if (exec(w, p->p, p->m, arg, ptr, p->m[4] ? 5 : 4))
 		return pfm_errf(e, "oneDNN: a matmul failed");
 	return 0;
 }
@@ -422,15 +422,13 @@ static int softmax(pfm_bf16_ws *w, int H, int T, int bf16, pfm_err *e)
 			ok ? dnnl_primitive_desc_query_md(
 				     pd, dnnl_query_scratchpad_md, 0)
 			   : NULL;
-		ok = ok && !dnnl_primitive_create(&w->sm, pd) &&
-		     !dnnl_memory_create(&w->sm_src, &src, w->eng,
-					 DNNL_MEMORY_NONE) &&
-		     !dnnl_memory_create(&w->sm_dst, &dst, w->eng,
-					 DNNL_MEMORY_NONE) &&
-		     !dnnl_memory_create(&w->sm_pad, pad, w->eng,
-					 DNNL_MEMORY_NONE) &&
-		     !grow(&w->pad, &w->pad_cap, dnnl_memory_desc_get_size(pad),
-			   1, e);
+		const dnnl_memory_desc_t *mds[3] = {&src, &dst, pad};
+		ok = ok && !dnnl_primitive_create(&w->sm, pd);
+		for (int i = 0; i < 3 && ok; i++)
+			ok = !dnnl_memory_create(&w->sm_m[i], mds[i], w->eng,
+						 DNNL_MEMORY_NONE);
+		ok = ok && !grow(&w->pad, &w->pad_cap,
+				 dnnl_memory_desc_get_size(pad), 1, e);
 		if (pd)
 			dnnl_primitive_desc_destroy(pd);
 		if (attr)
@@ -442,15 +440,10 @@ static int softmax(pfm_bf16_ws *w, int H, int T, int bf16, pfm_err *e)
 		}
 		w->sm_H = H, w->sm_T = T;
 	}
-	omp_set_num_threads(1);
-	dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, w->sm_src},
-				   {DNNL_ARG_DST, w->sm_dst},
-				   {DNNL_ARG_SCRATCHPAD, w->sm_pad}};
-	if (dnnl_memory_set_data_handle_v2(w->sm_src, w->s, w->st) ||
-	    dnnl_memory_set_data_handle_v2(w->sm_dst, w->s, w->st) ||
-	    dnnl_memory_set_data_handle_v2(w->sm_pad, w->pad, w->st) ||
-	    dnnl_primitive_execute(w->sm, w->st, 3, args) ||
-	    dnnl_stream_wait(w->st))
+	static const int arg[3] = {DNNL_ARG_SRC, DNNL_ARG_DST,
+				   DNNL_ARG_SCRATCHPAD};
+	void *ptr[3] = {w->s, w->s, w->pad};
+	if (exec(w, w->sm, w->sm_m, arg, ptr, 3))
 		return pfm_errf(e, "oneDNN: the softmax failed");
 	if (bf16)
 		pfm_bf16_round(w->sb, w->s, (size_t)H * T * T);
