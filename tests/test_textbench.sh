@@ -154,12 +154,13 @@ beats() {
 	if [ -n "$v" ] && [ -n "$b" ] && awk -v v="$v" -v b="$b" -v m="$4" 'BEGIN { exit !(v >= b + m) }'; then
 		pass; else fail "$1: $3 $v does not beat the most-frequent baseline $b by $4"; fi
 }
-# (the reports' three templates are drawn at random: a head that states
-# the right facts in another template still loses n-grams, so BLEU-4 and
-# ROUGE-L stay well below 1; CIDEr-D weighs the facts' words)
-beats report-bleu1 report bleu1 0.05
-beats report-bleu4 report bleu4 0.08
-beats report-rouge report rougeL 0.01
+# (each statement's phrasing is drawn at random: a head that states the
+# right facts in the other phrasing still loses n-grams, so BLEU and
+# ROUGE-L stay well below 1 and their margins small; CIDEr-D weighs the
+# facts' words)
+beats report-bleu1 report bleu1 0.02
+beats report-bleu4 report bleu4 0.04
+beats report-rouge report rougeL 0.02
 beats report-cider report cider 0.6
 beats vqa-accuracy vqa accuracy 0.3
 beats vqa-closed vqa closed_accuracy 0.2
