@@ -39,6 +39,9 @@ expect mts 0 "$MTS -o $T/s $T/in/cmu.mpk $T/in/tcga.mpk $T/in/he.mpk"
 has mts "$T/err" "regions"
 empty mts-stdout "$T/out"
 S=$T/s
+expect mts-twice 1 "$P/make-text-sets -o $T/s0 $T/in/cmu.mpk $T/in/cmu.mpk"
+has mts-twice "$T/err" "the same image given twice?"
+[ ! -e $T/s0 ] && pass || fail "make-text-sets: a failed run left $T/s0"
 for f in annotation.json vqa.jsonl tiles.mpk regions.jsonl README.md; do
 	[ -s $S/$f ] && pass || fail "make-text-sets: $f missing"
 done
