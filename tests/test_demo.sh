@@ -22,13 +22,18 @@ n=$(frame-cat -c "$T/demo/cmu-grid.mpk")
 [ "$n" -gt 20 ] && pass || fail "demo: only $n tiles"
 # every model on every task, each task and model named in the summary
 r=$T/demo/bench/report
-for t in origin origin-retrieval regions tissue scale; do
+for t in origin origin-retrieval regions tissue scale report vqa; do
 	has "report-$t" "$r/README.md" "[$t](tasks/$t.md)"
 	for m in student expert-fine expert-coarse random; do
 		[ -s "$T/demo/bench/results/$t/$m.mpk" ] && pass || fail "demo: no results of $m on $t"
 	done
 done
 has report-models "$r/ranks.csv" "expert-coarse"
+# the generative tasks' trivial baseline is computed and shown beside them
+for t in report vqa; do
+	[ -s "$T/demo/bench/results/$t/most-frequent.mpk" ] && pass || fail "demo: no most-frequent baseline on $t"
+	has "baseline-$t" "$r/tasks/$t.md" "most-frequent"
+done
 # the student was distilled from both experts
 has student-experts "$T/demo/models/student/pipeline" "-e fine:1:0.25 -e coarse:1:0.25"
 expect demo-help 0 pipelines/demo --help
