@@ -149,17 +149,9 @@ text_main() {
 		else names+=("$m"); fi
 	done
 	for u in "${units[@]}"; do [ ! -e "$u" ] || einputs+=("$u"); done
-	if [ ${#emodels[@]} -gt 0 ] && [ ${#einputs[@]} -gt 0 ]; then
-		say "extracting what the cache lacks"
-		local -a eq=()
-		[ "$quiet" = 0 ] || eq=(-q)
-		# shellcheck disable=SC2086
-		"$pfm_lib/extract-features" "${eq[@]}" -o "$cache" "${emodels[@]}" \
-			-j "$threads" $extract_opts "${einputs[@]}"
-	fi
-	[ -d "$cache" ] || die "$cache: no such feature cache"
+	extract_lacking emodels einputs
 	# Default: every model of the cache (a folder with its settings).
-	[ ${#names[@]} -gt 0 ] || mapfile -t names < <(cd "$cache" && ls -d -- */settings 2>/dev/null | sed 's,/settings$,,')
+	[ ${#names[@]} -gt 0 ] || mapfile -t names < <(cache_models)
 	[ ${#names[@]} -gt 0 ] || die "$cache: no model in the cache"
 
 	mkdir -p "$out/logs" "$out/predictions"

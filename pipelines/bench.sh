@@ -247,22 +247,9 @@ bench_main() {
 			[ -e "$src" ] && einputs+=("$src")
 		done
 	fi
-	if [ ${#emodels[@]} -gt 0 ] && [ ${#einputs[@]} -gt 0 ]; then
-		say "extracting what the cache lacks"
-		local -a eq=()
-		[ "$quiet" = 0 ] || eq=(-q)
-		# shellcheck disable=SC2086
-		"$pfm_lib/extract-features" "${eq[@]}" -o "$cache" "${emodels[@]}" \
-			-j "$threads" $extract_opts "${einputs[@]}"
-	fi
-	[ -d "$cache" ] || die "$cache: no such feature cache"
+	extract_lacking emodels einputs
 	if [ ${#names[@]} -eq 0 ]; then
-		local d
-		for d in "$cache"/*/settings; do
-			[ -f "$d" ] || continue
-			d=${d%/settings}
-			names+=("${d##*/}")
-		done
+		mapfile -t names < <(cache_models)
 		[ ${#names[@]} -gt 0 ] || die "$cache: no model in the cache"
 	fi
 

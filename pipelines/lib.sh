@@ -126,3 +126,31 @@ csv_header() {
 	awk '{ sub(/\r$/, "") } /^#/ || /^$/ { next } { print; exit }' "$1" |
 		awk -F, '{ for (i = 1; i <= NF; i++) if ($i == "path") { print; exit } }'
 }
+
+# extract_lacking EMODELS EINPUTS (names of arrays): fill the feature cache
+# $cache with extract-features for the models given as NAME=MODEL (as
+# "-m NAME=MODEL" pairs) over the inputs, when there are both (uses
+# threads, extract_opts, quiet); then the cache must exist.
+extract_lacking() {
+	local -n _models=$1 _inputs=$2
+	if [ ${#_models[@]} -gt 0 ] && [ ${#_inputs[@]} -gt 0 ]; then
+		say "extracting what the cache lacks"
+		local -a eq=()
+		[ "$quiet" = 0 ] || eq=(-q)
+		# shellcheck disable=SC2086
+		"$pfm_lib/extract-features" "${eq[@]}" -o "$cache" "${_models[@]}" \
+			-j "$threads" $extract_opts "${_inputs[@]}"
+	fi
+	[ -d "$cache" ] || die "$cache: no such feature cache"
+}
+
+# cache_models: the models of the feature cache $cache (folders with their
+# settings), a line each.
+cache_models() {
+	local d
+	for d in "$cache"/*/settings; do
+		[ -f "$d" ] || continue
+		d=${d%/settings}
+		printf '%s\n' "${d##*/}"
+	done
+}
