@@ -7,7 +7,9 @@
 # alone, timed per batch after a warm-up), the same in bf16 (embed
 # --precision bf16 vs torch.autocast bf16), and the GEMM ceilings on the
 # model's shapes (tests/perf/sgemm.c: OpenBLAS sgemm; oneDNN's matmul in
-# fp32 and bf16, what embed runs when built with oneDNN). Medians.
+# fp32 and bf16, what embed runs when built with oneDNN). Medians; beside
+# images per second of wall time, images per second of CPU time (user +
+# sys, all threads), which other jobs on a shared machine disturb less.
 # Usage: sh tests/perf/embed.sh [NBATCH [TORCH_NBATCH]]   (after make and
 # make deps): embed runs NBATCH batches of 16 tiles (default 16: 256
 # tiles, so the start-up, ~0.4 s, weighs as little as it does for a user
@@ -38,12 +40,16 @@ now() { date +%s.%N; }
 echo "machine: $(nproc) cores,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); $(date -u +%F)"
 echo "ViT-B/16 @224, batch $B, $n images per run; 35.1 GFLOP/image"
 GF=35.13
-# rate ARGS...: images/s of one embed run over the tiles
+# rate ARGS...: images per second of wall time and per second of CPU
+# time (user + sys, all threads) of one embed run over the tiles
 rate() {
-	t0=$(now); bin/embed -q -m $M -b $B -i $T "$@" > /dev/null; t1=$(now)
-	awk -v a=$t0 -v c=$t1 -v n=$n 'BEGIN { print n / (c - a) }'
+	t0=$(now)
+	/usr/bin/time -f '%U %S' -o $P/cpu bin/embed -q -m $M -b $B -i $T "$@" > /dev/null
+	t1=$(now)
+	awk -v a=$t0 -v c=$t1 -v n=$n '{ print n / (c - a), n / ($1 + $2) }' $P/cpu
 }
-med() { sort -g | sed -n 2p; }
+# med COLUMN: the median of three rounds
+med() { awk -v k=$1 '{ print $k }' | sort -g | sed -n 2p; }
 for j in 1 2; do
 	# the cases interleaved, three rounds, so a busy spell on this shared
 	# machine hits them alike; medians
@@ -54,17 +60,21 @@ for j in 1 2; do
 		rate -j $j --precision bf16 >> $P/e16
 		OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$j OPENBLAS_NUM_THREADS=$j \
 			$PY tests/perf/embed_torch.py $M $j $B $TNB > $P/tt
-		awk '/fp32/ { print $2 }' $P/tt >> $P/t32
-		awk '/bf16/ { print $2 }' $P/tt >> $P/t16
+		awk '/fp32/ { print $2, $3 }' $P/tt >> $P/t32
+		awk '/bf16/ { print $2, $3 }' $P/tt >> $P/t16
 	done
-	sg() { awk -v k=$1 '$1 == k { print $2 }' $P/sg | med; }
+	sg() { awk -v k=$1 '$1 == k { print $2 }' $P/sg | med 1; }
 	ob=$(sg openblas); of=$(sg onednn-f32); obf=$(sg onednn-bf16)
-	awk -v j=$j -v e=$(med < $P/e32) -v eb=$(med < $P/e16) -v tf=$(med < $P/t32) \
-	    -v tb=$(med < $P/t16) -v ob=$ob -v of=${of:-0} -v obf=${obf:-0} -v gf=$GF 'BEGIN {
+	awk -v j=$j -v e=$(med 1 < $P/e32) -v eb=$(med 1 < $P/e16) \
+	    -v tf=$(med 1 < $P/t32) -v tb=$(med 1 < $P/t16) \
+	    -v ec=$(med 2 < $P/e32) -v ebc=$(med 2 < $P/e16) \
+	    -v tfc=$(med 2 < $P/t32) -v tbc=$(med 2 < $P/t16) \
+	    -v ob=$ob -v of=${of:-0} -v obf=${obf:-0} -v gf=$GF 'BEGIN {
 		c = of > ob ? of : ob
 		printf "-j %d: GEMM ceilings GFLOP/s: OpenBLAS sgemm %.0f, oneDNN fp32 %.0f, oneDNN bf16 %.0f\n", j, ob, of, obf
 		printf "       embed fp32 %.2f img/s (%.0f GFLOP/s, %.0f%% of the best fp32 GEMM, %.0f%% of sgemm)\n", e, e * gf, 100 * e * gf / c, 100 * e * gf / ob
 		printf "       torch fp32 %.2f img/s (%.0f GFLOP/s); embed/torch %.2fx\n", tf, tf * gf, e / tf
 		printf "       embed bf16 %.2f img/s (%.0f GFLOP/s, %.0f%% of oneDNN bf16)\n", eb, eb * gf, obf ? 100 * eb * gf / obf : 0
-		printf "       torch bf16 autocast %.2f img/s; embed bf16/torch bf16 %.2fx\n", tb, eb / tb }'
+		printf "       torch bf16 autocast %.2f img/s; embed bf16/torch bf16 %.2fx\n", tb, eb / tb
+		printf "       per CPU-second: fp32 embed %.2f, torch %.2f (%.2fx); bf16 embed %.2f, torch %.2f (%.2fx)\n", ec, tfc, ec / tfc, ebc, tbc, ebc / tbc }'
 done

@@ -1,8 +1,9 @@
 """embed_torch.py MODEL.safetensors THREADS BATCH NBATCH: the PyTorch
 side of tests/perf/embed.sh: the same ViT-B/16 weights in timm 1.0.11,
 fp32 (and bf16 autocast), inference mode, on random input; prints
-'fp32 IMG_PER_S' and 'bf16 IMG_PER_S' (median over the batches after a
-warm-up batch)."""
+'fp32 IMG_PER_S IMG_PER_CPU_S' and the same for bf16: images per second
+of wall time and per second of this process's CPU time (all its threads),
+medians over the batches after a warm-up batch."""
 import json
 import statistics
 import sys
@@ -23,16 +24,17 @@ x = torch.randn(batch, 3, 224, 224)
 
 
 def rate(ctx):
-    ts = []
+    ts, cs = [], []
     with torch.inference_mode(), ctx():
         m(x)
         for _ in range(nb):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             m(x)
             ts.append(time.perf_counter() - t)
-    return batch / statistics.median(ts)
+            cs.append(time.process_time() - c)
+    return "%.3f %.3f" % (batch / statistics.median(ts), batch / statistics.median(cs))
 
 
 import contextlib  # noqa: E402
-print("fp32 %.3f" % rate(contextlib.nullcontext))
-print("bf16 %.3f" % rate(lambda: torch.autocast("cpu", dtype=torch.bfloat16)))
+print("fp32", rate(contextlib.nullcontext))
+print("bf16", rate(lambda: torch.autocast("cpu", dtype=torch.bfloat16)))
