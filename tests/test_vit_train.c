@@ -9,7 +9,8 @@
  * masked patches (mask token) and drop-path scales. Tolerances, on 1 and
  * 2 threads: tokens and every parameter gradient within max|diff| <=
  * 1e-4 max|ref| of the reference. The forward without masks or drop-path
- * equals the inference path (pfm_vit_forward) within 1e-6. Finite
+ * equals the inference path (pfm_vit_forward) within 1e-5 (built with
+ * oneDNN, inference GEMMs are oneDNN's, training ones OpenBLAS's). Finite
  * differences (central, h = 1e-2, loss accumulated in double) check a
  * few entries of every parameter kind: |fd - grad| <= 3e-3 + 3e-2 |grad|.
  * Run from the repository root. */
@@ -154,7 +155,7 @@ static void one_case(const char *name, int threads, int fd)
 		CHECK(!pfm_vit_train_forward(t0, &plain, &e), "%s", e.msg);
 		double a = rel_err(pfm_vit_train_out(t), pfm_vit_tokens(r), ntok);
 		double c = rel_err(pfm_vit_train_out(t0), pfm_vit_tokens(r), ntok);
-		CHECK(a <= 1e-6 && c <= 1e-6, "%s: training forward vs "
+		CHECK(a <= 1e-5 && c <= 1e-5, "%s: training forward vs "
 		      "inference %.3g (keep) %.3g (forward only)", name, a, c);
 	}
 	pfm_vit_run_free(r);
