@@ -130,8 +130,11 @@ static void on_event(pfm_zsock *z, int ev, int fd)
 	/* A server's refusals are its ZAP handler's business (logged);
 	 * a client learns here that the server will not have it (fd is
 	 * the event's value: a status or protocol error here). */
+	/* A peer counts once its handshake succeeds: a stranger refused
+	 * by the ZAP handler is accepted and dropped, and must not make a
+	 * writer think its reader came and went. */
 	if (ev & ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-		z->handshook = 1;
+		z->handshook = z->ever = 1;
 		return;
 	}
 	if (ev & (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
@@ -143,7 +146,6 @@ static void on_event(pfm_zsock *z, int ev, int fd)
 	for (i = 0; i < z->nfds && z->fds[i] != fd; i++)
 		;
 	if (ev & (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED)) {
-		z->ever = 1;
 		if (i == z->nfds && z->nfds < PFM_ZSOCK_FDS)
 			z->fds[z->nfds++] = fd;
 	} else if (ev & ZMQ_EVENT_DISCONNECTED && i < z->nfds) {

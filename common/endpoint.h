@@ -31,7 +31,7 @@ typedef struct {
 	void *ctx, *sock, *mon;
 	int fds[PFM_ZSOCK_FDS]; /* connections open now */
 	int nfds;
-	int ever;    /* a peer was connected at some point */
+	int ever;    /* a peer's handshake succeeded at some point */
 	int dropped; /* a peer disconnected */
 	struct pfm_zap *zap; /* a CURVE server's ZAP handler (curve.h) */
 	int curve;           /* CURVE in use */

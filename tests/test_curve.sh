@@ -109,6 +109,28 @@ ids $T/hub.mpk > $T/hub.ids
 same hub-ids $T/want.ids $T/hub.ids
 has hub-refusal-logged $T/hub.err "key $rogue_key"
 
+# A stranger refused at the hub's bound output before the real sink comes
+# is no reader that came and went: the run still delivers everything.
+P12=$(port 12) P13=$(port 13) P14=$(port 14)
+A_HUB2=$(allow hub2 prod worker sink)
+$TO frame-hub -q --timeout 30 $(key hub) --curve-allow $A_HUB2 \
+	-i "@tcp://127.0.0.1:$P12" -w "@tcp://127.0.0.1:$P13" -o "@tcp://127.0.0.1:$P14" 2>$T/hub2.err & hub=$!
+expect out-rogue-reader 1 "$TO frame-cat -F --timeout 30 $(key rogue) --curve-server $K/hub.pub -i '>tcp://127.0.0.1:$P14'"
+has out-rogue-reader "$T/err" "refused this program's CURVE key"
+W="frame-cat -F --timeout 30 $(key worker) --curve-server $K/hub.pub -i hub:tcp://127.0.0.1:$P13 -o hub:tcp://127.0.0.1:$P13"
+$TO $W 2>$T/w1.err & w1=$!
+# frames reach the output before the sink connects
+$TO frame-cat -F --timeout 30 $(key prod) --curve-server $K/hub.pub -o ">tcp://127.0.0.1:$P12" $T/in.mpk 2>$T/prod2.err & prod=$!
+sleep 1
+$TO frame-cat -F --timeout 30 $(key sink) --curve-server $K/hub.pub -i ">tcp://127.0.0.1:$P14" > $T/hub2.mpk 2>$T/hsink2.err & sink=$!
+wait $prod && pass || fail "producer: $(cat $T/prod2.err)"
+wait $hub && pass || fail "hub with a bound output: $(cat $T/hub2.err)"
+wait $w1 && pass || fail "worker: $(cat $T/w1.err)"
+wait $sink && pass || fail "sink of the bound output: $(cat $T/hsink2.err)"
+ids $T/hub2.mpk > $T/hub2.ids
+same hub2-ids $T/want.ids $T/hub2.ids
+has hub2-refusal-logged $T/hub2.err "key $rogue_key"
+
 # Strangers: a key the sink does not know and a peer without CURVE push
 # their own frames while the real producer sends; only the producer's
 # frames arrive. Each stranger fails and says why; the sink logs the
