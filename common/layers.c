@@ -1,7 +1,9 @@
-/* layers.c: linear layers over OpenBLAS, softmax, initial weights. */
+/* layers.c: linear layers (GEMMs through gemm.h, vectors through
+ * OpenBLAS), softmax, initial weights. */
 #include <cblas.h>
 #include <math.h>
 
+#include "gemm.h"
 #include "layers.h"
 
 void pfm_linear_forward(float *out, const float *inp, const float *w,
@@ -15,8 +17,8 @@ void pfm_linear_forward(float *out, const float *inp, const float *w,
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, oc, ic, 1.0f, w, ic,
 			    inp, 1, b ? 1.0f : 0.0f, out, 1);
 	else
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, oc, ic,
-			    1.0f, inp, ic, w, ic, b ? 1.0f : 0.0f, out, oc);
+		pfm_sgemm(0, 1, n, oc, ic, 1.0f, inp, ic, w, ic,
+			  b ? 1.0f : 0.0f, out, oc);
 }
 
 void pfm_linear_backward(float *dinp, float *dw, float *db, const float *dout,
@@ -28,18 +30,16 @@ void pfm_linear_backward(float *dinp, float *dw, float *db, const float *dout,
 			cblas_sgemv(CblasRowMajor, CblasTrans, oc, ic, 1.0f, w,
 				    ic, dout, 1, 1.0f, dinp, 1);
 		else
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-				    n, ic, oc, 1.0f, dout, oc, w, ic, 1.0f,
-				    dinp, ic);
+			pfm_sgemm(0, 0, n, ic, oc, 1.0f, dout, oc, w, ic, 1.0f,
+				  dinp, ic);
 	}
 	if (dw) {
 		if (n == 1)
 			cblas_sger(CblasRowMajor, oc, ic, 1.0f, dout, 1, inp, 1,
 				   dw, ic);
 		else
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, oc,
-				    ic, n, 1.0f, dout, oc, inp, ic, 1.0f, dw,
-				    ic);
+			pfm_sgemm(1, 0, oc, ic, n, 1.0f, dout, oc, inp, ic, 1.0f,
+				  dw, ic);
 	}
 	if (db)
 		for (int i = 0; i < n; i++)

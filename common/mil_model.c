@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "layers.h"
 #include "mil.h"
 
@@ -274,8 +275,8 @@ int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
 	size_t nP = (size_t)n * P;
 	/* projection: h = dropout(relu(x W1^T + b1)) */
 	if (c->proj) {
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, P, c->d, 1.0f, x, c->d,
-			    m->t[PFM_MIL_W1], c->d, 0.0f, m->z1, P);
+		pfm_sgemm(0, 1, n, P, c->d, 1.0f, x, c->d, m->t[PFM_MIL_W1],
+			  c->d, 0.0f, m->z1, P);
 		proj_epilogue(m->z1, m->h, m->t[PFM_MIL_B1], mask, n, P, c->proj_relu);
 		m->hp = m->h;
 	} else if (mask) {
@@ -288,13 +289,13 @@ int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
 	const float *h = m->hp;
 	float *pooled = m->act;
 	if (c->pool == PFM_POOL_ATTN) {
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, H, P, 1.0f, h, P,
-			    m->t[PFM_MIL_WA], P, 0.0f, m->ua, H);
+		pfm_sgemm(0, 1, n, H, P, 1.0f, h, P, m->t[PFM_MIL_WA], P, 0.0f,
+			  m->ua, H);
 		tanh_bias(m->ua, m->t[PFM_MIL_BA], n, H);
 		float *g = m->ua;
 		if (c->gated) {
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, H, P, 1.0f, h, P,
-				    m->t[PFM_MIL_WB], P, 0.0f, m->ub, H);
+			pfm_sgemm(0, 1, n, H, P, 1.0f, h, P, m->t[PFM_MIL_WB], P,
+				  0.0f, m->ub, H);
 			/* dua holds the gated product until backward */
 			sigmoid_bias_prod(m->ub, m->t[PFM_MIL_BB], m->ua, m->dua, n, H);
 			g = m->dua;

@@ -1,7 +1,6 @@
 /* mil-train: slide-level attention-MIL heads (ABMIL, mean/max pooling)
  * on frozen embeddings, trained and evaluated per fold and run; result
  * frames for rank-stats. */
-#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gemm.h"
 #include "cli_list.h"
 #include "io.h"
 #include "mil.h"
@@ -63,7 +63,7 @@ static const char usage[] =
 "      --runs N            repeat with seeds S, S+1, ... (1)\n"
 "      --seed S            seed (0)\n"
 "      --no-shuffle        train in the order of the labels file\n"
-"  -j, --threads N         BLAS threads (default: OpenBLAS's)\n"
+"  -j, --threads N         threads of the matrix products (default: the CPUs)\n"
 "Output:\n"
 "  -o, --output SPEC       result frames (default -)\n"
 "      --predictions SPEC  a prediction frame per test slide (with attention)\n"
@@ -446,7 +446,7 @@ int main(int argc, char **argv)
 	o.train.opt.decoupled = s_optim >= 0 ? s_optim : p.optim;
 	o.head = head;
 	if (threads)
-		openblas_set_num_threads(threads);
+		pfm_gemm_set_threads(threads);
 
 	pfm_err e = {0};
 	pfm_bagset bags = {.want_emb = emb};

@@ -1,6 +1,5 @@
 /* probe: tile-level heads on frozen embeddings (linear probes, kNN,
  * SimpleShot, retrieval); result frames for rank-stats. */
-#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gemm.h"
 #include "io.h"
 #include "metrics.h"
 #include "probe.h"
@@ -50,7 +50,7 @@ static const char usage[] =
 "      --no-shuffle        linear: the input order, every epoch\n"
 "      --runs N            linear: runs with seeds S, S+1, ... (1)\n"
 "      --seed S            seed (0)\n"
-"  -j, --threads N         BLAS threads (default: OpenBLAS's)\n"
+"  -j, --threads N         threads of the matrix products (default: the CPUs)\n"
 "Output:\n"
 "  -o, --output SPEC       result frames (default -)\n"
 "      --log SPEC          linear: each step's loss as metric frames\n"
@@ -467,7 +467,7 @@ int main(int argc, char **argv)
 	if (!any_method)
 		methods[M_LOGREG] = methods[M_KNN] = 1;
 	if (threads)
-		openblas_set_num_threads(threads);
+		pfm_gemm_set_threads(threads);
 
 	pfm_err e = {0};
 	pfm_probe_reader rd = {.want_emb = emb};
