@@ -4,11 +4,15 @@
  * oneDNN's matmul (brgemm, AVX-512 on this CPU) runs the fp32 linear
  * layers at twice the rate of OpenBLAS 0.3.21's sgemm here (which picks
  * its AVX2 kernel). Weights are copied once into the layout oneDNN
- * prefers, rounded to bf16 for the bf16 path, whose layer inputs are
- * rounded as they go in; accumulation is fp32, bias added in fp32, output
- * fp32. LayerNorm, GELU, softmax and the residual stream stay fp32. Built
- * when oneDNN's headers are found (Debian's libdnnl-dev); otherwise
- * asking for bf16 is an error and fp32 goes through OpenBLAS. */
+ * prefers (a second copy of them: +4 bytes a weight in fp32, +2 in bf16),
+ * rounded to nearest even for bf16. In bf16 a layer's fp32 input is
+ * rounded as it goes in; products accumulate in fp32, the bias is added
+ * and fc1's GELU (erf) applied to the fp32 sums inside the GEMM; qkv,
+ * the attention output and the GELU output leave as bf16 (they only feed
+ * other products), the rest as fp32. Attention scores and their softmax,
+ * LayerNorm and the residual stream stay fp32. Built when oneDNN's
+ * headers are found (Debian's libdnnl-dev); otherwise asking for bf16 is
+ * an error and fp32 goes through OpenBLAS. */
 #include "vit_bf16.h"
 #include "vit_kernels.h"
 #include "vit_math.h"
@@ -164,7 +168,7 @@ int pfm_bf16_prepare(pfm_bf16_fmt *f, void *dst, const float *src,
 	dnnl_stream_t st = NULL;
 	dnnl_primitive_desc_t pd = NULL, rpd = NULL;
 	dnnl_primitive_t re = NULL;
-	dnnl_memory_t ms = NULL, md = NULL;
+	dnnl_memory_t m[2] = {0}; /* from, to */
 	dnnl_memory_desc_t a, b, d, plain, from;
 	dnnl_dims_t ad = {M_hint, K}, bd = {K, N}, dd = {M_hint, N};
 	dnnl_matmul_desc_t mm;
@@ -202,15 +206,16 @@ int pfm_bf16_prepare(pfm_bf16_fmt *f, void *dst, const float *src,
 	if (dnnl_reorder_primitive_desc_create(&rpd, &from, eng, &f->md[id],
 					       eng, NULL) ||
 	    dnnl_primitive_create(&re, rpd) ||
-	    dnnl_memory_create(&ms, &from, eng, DNNL_MEMORY_NONE) ||
-	    dnnl_memory_create(&md, &f->md[id], eng, DNNL_MEMORY_NONE))
+	    dnnl_memory_create(&m[0], &from, eng, DNNL_MEMORY_NONE) ||
+	    dnnl_memory_create(&m[1], &f->md[id], eng, DNNL_MEMORY_NONE))
 		goto dnnl_fail;
 	for (int i = 0; i < count; i++) {
 		size_t off = (size_t)i * N * K;
-		dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, ms},
-					   {DNNL_ARG_TO, md}};
-		if (dnnl_memory_set_data_handle_v2(ms, (void *)(src + off), st) ||
-		    dnnl_memory_set_data_handle_v2(md, (char *)dst + off * es,
+		dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, m[0]},
+					   {DNNL_ARG_TO, m[1]}};
+		if (dnnl_memory_set_data_handle_v2(m[0], (void *)(src + off),
+						   st) ||
+		    dnnl_memory_set_data_handle_v2(m[1], (char *)dst + off * es,
 						   st) ||
 		    dnnl_primitive_execute(re, st, 2, args) ||
 		    dnnl_stream_wait(st))
@@ -222,12 +227,7 @@ dnnl_fail:
 	pfm_errf(e, "oneDNN: cannot lay out %dx%d %s weights", N, K,
 		 bf16 ? "bf16" : "fp32");
 out:
-	if (ms)
-		dnnl_memory_destroy(ms);
-	if (md)
-		dnnl_memory_destroy(md);
-	if (re)
-		dnnl_primitive_destroy(re);
+	destroy(&re, m, 2);
 	if (rpd)
 		dnnl_primitive_desc_destroy(rpd);
 	if (pd)
@@ -253,7 +253,8 @@ static int grow(void **buf, size_t *cap, size_t n, size_t es, pfm_err *e)
 
 static int same(const dnnl_memory_desc_t *x, const dnnl_memory_desc_t *y)
 {
-	return x->ndims == y->ndims && (!x->ndims || dnnl_memory_desc_equal(x, y));
+	return x->ndims == y->ndims &&
+	       (!x->ndims || dnnl_memory_desc_equal(x, y));
 }
 
 /* The primitive for d = scale * a @ b (+ c; c NULL: none), then GELU

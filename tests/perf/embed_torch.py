@@ -1,9 +1,9 @@
-"""embed_torch.py MODEL.safetensors THREADS BATCH NBATCH: the PyTorch
+"""embed_torch.py MODEL.safetensors THREADS BATCH NBATCH [fp32]: the PyTorch
 side of tests/perf/embed.sh: the same ViT-B/16 weights in timm 1.0.11,
 fp32 (and bf16 autocast), inference mode, on random input; prints
 'fp32 IMG_PER_S IMG_PER_CPU_S' and the same for bf16: images per second
 of wall time and per second of this process's CPU time (all its threads),
-medians over the batches after a warm-up batch."""
+medians over the batches after a warm-up batch; fp32 alone when asked."""
 import json
 import statistics
 import sys
@@ -37,4 +37,5 @@ def rate(ctx):
 
 import contextlib  # noqa: E402
 print("fp32", rate(contextlib.nullcontext))
-print("bf16", rate(lambda: torch.autocast("cpu", dtype=torch.bfloat16)))
+if sys.argv[5:] != ["fp32"]:
+    print("bf16", rate(lambda: torch.autocast("cpu", dtype=torch.bfloat16)))
