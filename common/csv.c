@@ -7,16 +7,16 @@
 #include "csv.h"
 #include "mem.h"
 
-/* Split one line (no line end) into malloc'd fields: the count, or -1
- * on an unterminated quote / out of memory. */
+/* Split one line (no line end) into malloc'd fields: the count, or
+ * -2 on an unterminated quote / -1 out of memory (fields freed). */
 static int split(const char *s, char ***out, size_t *cap)
 {
-	int n = 0;
+	int n = 0, rc = -1;
 	for (;;) {
 		size_t len = strlen(s);
 		char *f = malloc(len + 1), *o = f;
 		if (!f)
-			return -1;
+			goto fail;
 		while (*s == ' ' || *s == '\t')
 			s++;
 		if (*s == '"') {
@@ -24,7 +24,8 @@ static int split(const char *s, char ***out, size_t *cap)
 			for (;;) {
 				if (!*s) {
 					free(f);
-					return -2;
+					rc = -2;
+					goto fail;
 				}
 				if (*s == '"' && s[1] == '"') {
 					*o++ = '"';
@@ -40,7 +41,8 @@ static int split(const char *s, char ***out, size_t *cap)
 				s++;
 			if (*s && *s != ',') {
 				free(f);
-				return -2;
+				rc = -2;
+				goto fail;
 			}
 		} else {
 			while (*s && *s != ',')
@@ -51,13 +53,17 @@ static int split(const char *s, char ***out, size_t *cap)
 		*o = 0;
 		if (pfm_grow(out, cap, (n + 1) * sizeof **out)) {
 			free(f);
-			return -1;
+			goto fail;
 		}
 		(*out)[n++] = f;
 		if (*s != ',')
 			return n;
 		s++;
 	}
+fail:
+	while (n)
+		free((*out)[--n]);
+	return rc;
 }
 
 void pfm_csv_free(pfm_csv *t)
