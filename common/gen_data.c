@@ -121,7 +121,8 @@ int pfm_gen_read_annotation(pfm_gen_set *s, const char *path, pfm_err *e)
 			break;
 		}
 		if (v->type != MSGPACK_OBJECT_ARRAY) {
-			rc = pfm_errf(e, "%s: \"%s\" is not a list", path, key->via.str.ptr);
+			rc = pfm_errf(e, "%s: \"%.*s\" is not a list", path,
+				      (int)key->via.str.size, key->via.str.ptr);
 			break;
 		}
 		for (uint32_t i = 0; !rc && i < v->via.array.size; i++) {
