@@ -112,11 +112,12 @@ deps:
 # $(FUZZ_BIN)/corpus-*, crashes to $(FUZZ_BIN)/ (save them under
 # tests/fuzz/crashes/). The safetensors target links only what it uses.
 FUZZ_BIN := $(BUILD)/fuzz
-FUZZ_TARGETS := frames safetensors model
+FUZZ_TARGETS := frames safetensors model text
 FUZZ_SRCS_frames := $(LIB_SRCS) $(BUILD)/gen/schemas_gen.c
 FUZZ_SRCS_safetensors := common/safetensors.c common/safetensors_save.c \
   common/frame.c common/err.c common/mem.c
 FUZZ_SRCS_model := $(LIB_SRCS) $(BUILD)/gen/schemas_gen.c
+FUZZ_SRCS_text := $(LIB_SRCS) $(BUILD)/gen/schemas_gen.c
 FUZZ_CC = clang -g -O1 -std=c11 -D_GNU_SOURCE -Icommon -I$(BUILD)/gen $(PKG_CFLAGS) \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz: $(BUILD)/gen/schemas_gen.c

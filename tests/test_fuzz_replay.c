@@ -1,5 +1,5 @@
 /* test_fuzz_replay: run the fuzz targets over their committed corpora
- * (tests/fuzz/corpus/frames, safetensors, model) and each over
+ * (tests/fuzz/corpus/frames, safetensors, model, text) and each over
  * the saved crashes (tests/fuzz/crashes), so `make check` (plain and
  * under ASan+UBSan) keeps them passing without clang or libFuzzer. Run
  * from the repository root. */
@@ -27,6 +27,9 @@ static jmp_buf replay_jmp;
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_model_one
 #include "fuzz/fuzz_model.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_text_one
+#include "fuzz/fuzz_text.c"
 #undef LLVMFuzzerTestOneInput
 
 #include "check.h"
@@ -106,6 +109,7 @@ int main(void)
 		{fuzz_frames_one, "tests/fuzz/corpus/frames"},
 		{fuzz_safetensors_one, "tests/fuzz/corpus/safetensors"},
 		{fuzz_model_one, "tests/fuzz/corpus/model"},
+		{fuzz_text_one, "tests/fuzz/corpus/text"},
 	};
 	for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
 		int n = replay_dir(targets[i].fn, targets[i].corpus);
@@ -119,5 +123,7 @@ int main(void)
 		fclose(fz_null);
 	if (fz_fd >= 0)
 		close(fz_fd);
+	if (ft_fd >= 0)
+		close(ft_fd);
 	return check_done();
 }
