@@ -14,8 +14,14 @@ static int gemm_threads; /* 0: all CPUs */
 void pfm_gemm_set_threads(int n)
 {
 	gemm_threads = n > 0 ? n : 0;
+#ifdef PFM_DNNL
+	/* What is left to OpenBLAS is small (matrix-vector products): its
+	 * idle workers would spin on the cores our GEMM threads need. */
+	openblas_set_num_threads(1);
+#else
 	if (n > 0)
 		openblas_set_num_threads(n);
+#endif
 }
 
 #ifdef PFM_DNNL

@@ -11,8 +11,8 @@
 void pfm_sgemm(int tA, int tB, int M, int N, int K, float alpha,
 	       const float *A, int lda, const float *B, int ldb, float beta,
 	       float *C, int ldc);
-/* Threads of the calling thread's GEMMs (OpenBLAS's and oneDNN's
- * OpenMP); n <= 0 leaves the libraries' defaults. */
+/* Threads of the GEMMs (0: the CPUs); with oneDNN, OpenBLAS (left the
+ * small products) goes single-threaded. */
 void pfm_gemm_set_threads(int n);
 
 #endif

@@ -445,8 +445,7 @@ int main(int argc, char **argv)
 	o.train.opt.weight_decay = s_wd >= 0 ? s_wd : p.wd;
 	o.train.opt.decoupled = s_optim >= 0 ? s_optim : p.optim;
 	o.head = head;
-	if (threads)
-		pfm_gemm_set_threads(threads);
+	pfm_gemm_set_threads(threads); /* 0: the CPUs */
 
 	pfm_err e = {0};
 	pfm_bagset bags = {.want_emb = emb};

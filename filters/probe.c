@@ -466,8 +466,7 @@ int main(int argc, char **argv)
 		return crc;
 	if (!any_method)
 		methods[M_LOGREG] = methods[M_KNN] = 1;
-	if (threads)
-		pfm_gemm_set_threads(threads);
+	pfm_gemm_set_threads(threads); /* 0: the CPUs */
 
 	pfm_err e = {0};
 	pfm_probe_reader rd = {.want_emb = emb};
