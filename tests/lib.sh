@@ -36,3 +36,28 @@ finish() {
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
 }
+# need_venv: the test's Python references (.venv, made by make deps), in
+# $PY; without them the test fails and ends here.
+need_venv() {
+	PY=.venv/bin/python
+	[ -x $PY ] && return 0
+	fail "$PY missing: run 'make deps' first"
+	finish
+	exit 1
+}
+# cli_basics PROG: --help (usage on stdout, nothing on stderr), every
+# option it lists documented in man/man1/PROG.1, --version, and a bad
+# option refused with exit 2.
+cli_basics() {
+	expect help 0 "$1" --help
+	has help "$T/out" "Usage: $1"
+	empty help-stderr "$T/err"
+	sed 's/\\-/-/g' "man/man1/$1.1" > "$T/man"
+	for o in $("$1" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+		grep -qF -- "$o" "$T/man" && pass || fail "man page lacks $o"
+	done
+	expect version 0 "$1" --version
+	has version "$T/out" "$1 (pathfm)"
+	expect bad-option 2 "$1" --bogus
+	has bad-option "$T/err" "Try '$1 --help'"
+}

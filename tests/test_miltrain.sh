@@ -19,17 +19,7 @@ fi
 # small and quick: one BLAS thread, a narrow head
 FAST="-j 1 --proj 64 --attn 32 --lr 1e-3"
 
-expect help 0 mil-train --help
-has help "$T/out" "Usage: mil-train"
-empty help-stderr "$T/err"
-sed 's/\\-/-/g' man/man1/mil-train.1 > "$T/man"
-for o in $(mil-train --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
-	grep -qF -- "$o" "$T/man" && pass || fail "man page lacks $o"
-done
-expect version 0 mil-train --version
-has version "$T/out" "mil-train (pathfm)"
-expect bad-option 2 mil-train --bogus
-has bad-option "$T/err" "Try 'mil-train --help'"
+cli_basics mil-train
 expect no-labels 2 mil-train -k 5
 has no-labels "$T/err" "mil-train: no labels: give -l LABELS.csv"
 expect two-splits 2 mil-train -l x.csv -k 5 --split 7:1:2

@@ -9,27 +9,12 @@
 # the predictions (1e-9 relative, tests/ref/gen_check.py); both layouts (annotation.json, captions.csv with a
 # splits file or a seeded split); errors that name the file and item.
 . tests/lib.sh
-PY=.venv/bin/python
-if [ ! -x $PY ]; then
-	fail "$PY missing: run 'make deps' first"
-	finish
-	exit 1
-fi
+need_venv
 S=tests/ref/gen_synth.py
 # a small model: every run here takes well under a second
 FAST="--width 32 --heads 2 --ff 64 --layers 1 --dec-layers 1 --max-len 24 --lr 2e-3 --epochs 12 -j 1"
 
-expect help 0 report-gen --help
-has help "$T/out" "Usage: report-gen"
-empty help-stderr "$T/err"
-sed 's/\\-/-/g' man/man1/report-gen.1 > "$T/man"
-for o in $(report-gen --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
-	grep -qF -- "$o" "$T/man" && pass || fail "man page lacks $o"
-done
-expect version 0 report-gen --version
-has version "$T/out" "report-gen (pathfm)"
-expect bad-option 2 report-gen --bogus
-has bad-option "$T/err" "Try 'report-gen --help'"
+cli_basics report-gen
 expect no-text 2 report-gen x.mpk
 has no-text "$T/err" "give one of --annotation and --captions"
 expect both-texts 2 report-gen --annotation a.json --captions c.csv

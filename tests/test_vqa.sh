@@ -10,26 +10,11 @@
 # greedy); both layouts (JSON lines, WSI-VQA's multiple choice); errors
 # that name the file and line.
 . tests/lib.sh
-PY=.venv/bin/python
-if [ ! -x $PY ]; then
-	fail "$PY missing: run 'make deps' first"
-	finish
-	exit 1
-fi
+need_venv
 S=tests/ref/gen_synth.py
 FAST="--width 32 --heads 2 --ff 64 --layers 1 --lr 2e-3 --epochs 15 -j 1"
 
-expect help 0 vqa-train --help
-has help "$T/out" "Usage: vqa-train"
-empty help-stderr "$T/err"
-sed 's/\\-/-/g' man/man1/vqa-train.1 > "$T/man"
-for o in $(vqa-train --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
-	grep -qF -- "$o" "$T/man" && pass || fail "man page lacks $o"
-done
-expect version 0 vqa-train --version
-has version "$T/out" "vqa-train (pathfm)"
-expect bad-option 2 vqa-train --bogus
-has bad-option "$T/err" "Try 'vqa-train --help'"
+cli_basics vqa-train
 expect no-qa 2 vqa-train x.mpk
 has no-qa "$T/err" "no questions: give --qa FILE"
 expect bad-monitor 2 vqa-train --qa q.jsonl --monitor bleu4
