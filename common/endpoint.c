@@ -72,12 +72,9 @@ static int monitor(pfm_zsock *z)
 			       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
 			       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL))
 		return -1;
-	z->mon = zmq_socket(z->ctx, ZMQ_PAIR);
-	int zero = 0;
-	if (!z->mon)
-		return -1;
-	zmq_setsockopt(z->mon, ZMQ_LINGER, &zero, sizeof zero);
-	return zmq_connect(z->mon, addr);
+	/* 1000: ZeroMQ's default high-water marks */
+	z->mon = pfm_zmq_pair(z->ctx, addr, 0, 1000, 1000);
+	return z->mon ? 0 : -1;
 }
 
 int pfm_zsock_open(pfm_zsock *z, const char *spec, int push,
@@ -269,4 +266,20 @@ void pfm_zsock_close(pfm_zsock *z)
 	pfm_zap_join(z->zap); /* its thread ends with the context */
 	z->sock = z->ctx = z->mon = NULL;
 	z->zap = NULL;
+}
+
+void *pfm_zmq_pair(void *ctx, const char *addr, int bind, int sndhwm,
+		   int rcvhwm)
+{
+	void *s = zmq_socket(ctx, ZMQ_PAIR);
+	int zero = 0;
+	if (!s)
+		return NULL;
+	zmq_setsockopt(s, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
+	zmq_setsockopt(s, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+	if ((bind ? zmq_bind(s, addr) : zmq_connect(s, addr)) == 0)
+		return s;
+	zmq_close(s);
+	return NULL;
 }

@@ -71,6 +71,12 @@ int pfm_zsock_wait_alone(pfm_zsock *z, int ms);
  * (ms < 0: wait for ever), -1 error (errno). */
 int pfm_zsock_wait(pfm_zsock *z, short what, long ms);
 
+/* A PAIR socket of ctx bound (bind) or connected to addr (inproc://, the
+ * threads' pipes), with these high-water marks and no linger; NULL on
+ * failure (errno). */
+void *pfm_zmq_pair(void *ctx, const char *addr, int bind, int sndhwm,
+		   int rcvhwm);
+
 /* Bind or connect sock to each endpoint of the comma-separated list
  * (@ binds, > connects, neither: bind when bind_default). */
 int pfm_zmq_attach(void *sock, const char *list, int bind_default,

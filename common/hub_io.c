@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "curve.h"
+#include "endpoint.h"
 #include "frameid.h"
 
 enum { REPORT_EPIPE = 4 };
@@ -108,19 +109,10 @@ static void *output_main(void *arg)
 	return NULL;
 }
 
+/* The I/O threads' pipes: two frames in flight each way. */
 static void *pipe_end(void *ctx, const char *addr, int bind)
 {
-	void *s = zmq_socket(ctx, ZMQ_PAIR);
-	int hwm = 2, zero = 0;
-	if (!s)
-		return NULL;
-	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-	zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
-	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-	if ((bind ? zmq_bind(s, addr) : zmq_connect(s, addr)) == 0)
-		return s;
-	zmq_close(s);
-	return NULL;
+	return pfm_zmq_pair(ctx, addr, bind, 2, 2);
 }
 
 int hub_io_start(hub_t *h)

@@ -74,22 +74,6 @@ static int failed(pfm_worklink *l, pfm_err *e)
 	return f;
 }
 
-static void *pair(void *ctx, const char *addr, int bind, int sndhwm,
-		  int rcvhwm)
-{
-	void *s = zmq_socket(ctx, ZMQ_PAIR);
-	int zero = 0;
-	if (!s)
-		return NULL;
-	zmq_setsockopt(s, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
-	zmq_setsockopt(s, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
-	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-	if ((bind ? zmq_bind(s, addr) : zmq_connect(s, addr)) == 0)
-		return s;
-	zmq_close(s);
-	return NULL;
-}
-
 /* The hub knows a worker by its routing id: random, so a reconnecting
  * worker keeps it and a restarted one gets a new one. */
 static int dealer_open(pfm_worklink *l, pfm_err *e)
@@ -127,7 +111,7 @@ static int dealer_open(pfm_worklink *l, pfm_err *e)
 	    (zmq_socket_monitor(l->dealer, "inproc://pfm-worklink-mon",
 				ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
 				ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) ||
-	     !(l->mon = pair(l->ctx, "inproc://pfm-worklink-mon", 0, 0, 0))))
+	     !(l->mon = pfm_zmq_pair(l->ctx, "inproc://pfm-worklink-mon", 0, 0, 0))))
 		return pfm_errf(e, "ZeroMQ monitor: %s", zmq_strerror(errno));
 	return pfm_zmq_attach(l->dealer, l->eps, 0, e);
 }
@@ -145,10 +129,10 @@ static int start(pfm_worklink *l, pfm_err *e)
 			 "its outputs back to it: give %s as both input (-i) "
 			 "and output (-o)", l->spec);
 	else if (!(l->ctx = zmq_ctx_new()) ||
-		 !(l->ard = pair(l->ctx, "inproc://rd", 1, big, big)) ||
-		 !(l->rd = pair(l->ctx, "inproc://rd", 0, 0, 0)) ||
-		 !(l->awr = pair(l->ctx, "inproc://wr", 1, small, small)) ||
-		 !(l->wr = pair(l->ctx, "inproc://wr", 0, small, small)))
+		 !(l->ard = pfm_zmq_pair(l->ctx, "inproc://rd", 1, big, big)) ||
+		 !(l->rd = pfm_zmq_pair(l->ctx, "inproc://rd", 0, 0, 0)) ||
+		 !(l->awr = pfm_zmq_pair(l->ctx, "inproc://wr", 1, small, small)) ||
+		 !(l->wr = pfm_zmq_pair(l->ctx, "inproc://wr", 0, small, small)))
 		pfm_errf(&se, "ZeroMQ socket: %s", zmq_strerror(errno));
 	else if (dealer_open(l, &se))
 		;
