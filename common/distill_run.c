@@ -110,62 +110,15 @@ static int sub_tensor(const pfm_frame *f, const char *map_key,
 	return 0;
 }
 
-static float half_to_float(uint16_t h)
-{
-	uint32_t s = (uint32_t)(h >> 15) << 31, ex = (h >> 10) & 31, m = h & 1023;
-	uint32_t bits;
-	if (ex == 0) {
-		if (!m) {
-			bits = s;
-		} else { /* subnormal: normalise */
-			int sh = 0;
-			while (!(m & 1024))
-				m <<= 1, sh++;
-			bits = s | (uint32_t)(113 - sh) << 23 | (m & 1023) << 13;
-		}
-	} else if (ex == 31) {
-		bits = s | 0x7f800000u | m << 13;
-	} else {
-		bits = s | (ex + 112) << 23 | m << 13;
-	}
-	float f;
-	memcpy(&f, &bits, 4);
-	return f;
-}
-
 /* A frame tensor's values as floats (f32, f16, bf16, f64). */
 static int tensor_f32(const pfm_tensor *t, float *out, pfm_err *e)
 {
-	const unsigned char *p = t->data;
-	for (size_t i = 0; i < t->count; i++) {
-		switch (t->dtype) {
-		case PFM_F32:
-			memcpy(&out[i], p + 4 * i, 4);
-			break;
-		case PFM_F64: {
-			double v;
-			memcpy(&v, p + 8 * i, 8);
-			out[i] = (float)v;
-			break;
-		}
-		case PFM_F16: {
-			uint16_t h;
-			memcpy(&h, p + 2 * i, 2);
-			out[i] = half_to_float(h);
-			break;
-		}
-		case PFM_BF16: {
-			uint16_t h;
-			memcpy(&h, p + 2 * i, 2);
-			uint32_t bits = (uint32_t)h << 16;
-			memcpy(&out[i], &bits, 4);
-			break;
-		}
-		default:
-			return pfm_errf(e, "dtype %s is not a float type",
-					pfm_dtype_name(t->dtype));
-		}
-	}
+	if (t->count && t->dtype != PFM_F32 && t->dtype != PFM_F64 &&
+	    t->dtype != PFM_F16 && t->dtype != PFM_BF16)
+		return pfm_errf(e, "dtype %s is not a float type",
+				pfm_dtype_name(t->dtype));
+	for (size_t i = 0; i < t->count; i++)
+		out[i] = pfm_tensor_f32(t, i);
 	return 0;
 }
 

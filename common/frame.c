@@ -26,6 +26,33 @@ size_t pfm_dtype_size(pfm_dtype t)
 	return (unsigned)t < PFM_NDTYPES ? dtypes[t].size : 0;
 }
 
+static float f32_bits(uint32_t b)
+{
+	float f;
+	memcpy(&f, &b, sizeof f);
+	return f;
+}
+
+float pfm_f16_to_f32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = h >> 10 & 0x1f,
+		 man = h & 0x3ff;
+	if (exp == 0x1f)
+		return f32_bits(sign | 0x7f800000 | man << 13 |
+				(man ? 0x400000 : 0));
+	if (exp)
+		return f32_bits(sign | (exp + 112) << 23 | man << 13);
+	if (!man)
+		return f32_bits(sign);
+	/* subnormal: man * 2^-24, normalised */
+	uint32_t k = 0;
+	while (!(man & 0x400)) {
+		man <<= 1;
+		k++;
+	}
+	return f32_bits(sign | (113 - k) << 23 | (man & 0x3ff) << 13);
+}
+
 int pfm_dtype_parse(const char *s, size_t n, pfm_dtype *out)
 {
 	for (int i = 0; i < PFM_NDTYPES; i++)
@@ -486,4 +513,34 @@ int pfm_pack_object(msgpack_sbuffer *sb, const msgpack_object *o)
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	return msgpack_pack_object(&pk, *o) ? -1 : 0;
+}
+
+float pfm_tensor_f32(const pfm_tensor *t, size_t i)
+{
+	const unsigned char *p = t->data;
+	switch (t->dtype) {
+	case PFM_F32: {
+		float v;
+		memcpy(&v, p + 4 * i, 4);
+		return v;
+	}
+	case PFM_F64: {
+		double v;
+		memcpy(&v, p + 8 * i, 8);
+		return (float)v;
+	}
+	case PFM_F16: {
+		uint16_t h;
+		memcpy(&h, p + 2 * i, 2);
+		return pfm_f16_to_f32(h);
+	}
+	default: { /* bf16 */
+		uint16_t h;
+		memcpy(&h, p + 2 * i, 2);
+		uint32_t bits = (uint32_t)h << 16;
+		float v;
+		memcpy(&v, &bits, 4);
+		return v;
+	}
+	}
 }

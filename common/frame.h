@@ -35,6 +35,9 @@ typedef enum {
 
 const char *pfm_dtype_name(pfm_dtype t);
 size_t pfm_dtype_size(pfm_dtype t);
+/* IEEE half to single, exactly; NaNs come out quiet, as with F16C and
+ * torch. */
+float pfm_f16_to_f32(uint16_t h);
 /* Parse a dtype name of length n ("f32", "bf16" ...); -1 if unknown. */
 int pfm_dtype_parse(const char *s, size_t n, pfm_dtype *out);
 
@@ -116,5 +119,9 @@ void pfm_tensor_set(pfm_tensor *t, pfm_dtype dt, const void *data, int ndim,
 
 /* Encode an object into a growing buffer (helper for transports/tests). */
 int pfm_pack_object(msgpack_sbuffer *sb, const msgpack_object *o);
+
+/* Element i of a float tensor (f32, f64, f16 or bf16; any alignment) as
+ * float. */
+float pfm_tensor_f32(const pfm_tensor *t, size_t i);
 
 #endif

@@ -159,8 +159,6 @@ double pfm_mil_surv_risk(const float *logits, int k, double *surv);
  * tensor (f16, bf16, f32, f64) or an error naming src, frame and slide. */
 int pfm_emb_get(const pfm_frame *f, const char *want, char **chosen,
 		pfm_tensor *t, const char *src, pfm_err *e);
-/* Element i of a float tensor (any alignment) as float. */
-float pfm_tensor_f32(const pfm_tensor *t, size_t i);
 /* The first n elements of t into x as float; the index of the first
  * non-finite one, or -1 when all are finite. */
 long pfm_tensor_copy_f32(float *x, const pfm_tensor *t, size_t n);

@@ -97,27 +97,6 @@ static int new_bag(pfm_bagset *s, const char *id, size_t n, const char *src,
 	return s->nbags - 1;
 }
 
-static float half_to_float(uint16_t h)
-{
-	uint32_t sign = (uint32_t)(h >> 15) << 31, ex = (h >> 10) & 31, man = h & 1023;
-	uint32_t bits;
-	if (ex == 31) {
-		bits = sign | 0x7f800000u | (man << 13);
-	} else if (ex) {
-		bits = sign | ((ex + 112) << 23) | (man << 13);
-	} else if (man) { /* subnormal */
-		int sh = 0;
-		while (!(man & 1024))
-			man <<= 1, sh++;
-		bits = sign | ((uint32_t)(113 - sh) << 23) | ((man & 1023) << 13);
-	} else {
-		bits = sign;
-	}
-	float f;
-	memcpy(&f, &bits, 4);
-	return f;
-}
-
 long pfm_tensor_copy_f32(float *x, const pfm_tensor *t, size_t n)
 {
 	if (t->dtype == PFM_F32)
@@ -133,36 +112,6 @@ long pfm_tensor_copy_f32(float *x, const pfm_tensor *t, size_t n)
 		if (!isfinite(x[i]))
 			return (long)i;
 	return -1;
-}
-
-float pfm_tensor_f32(const pfm_tensor *t, size_t i)
-{
-	const unsigned char *p = t->data;
-	switch (t->dtype) {
-	case PFM_F32: {
-		float v;
-		memcpy(&v, p + 4 * i, 4);
-		return v;
-	}
-	case PFM_F64: {
-		double v;
-		memcpy(&v, p + 8 * i, 8);
-		return (float)v;
-	}
-	case PFM_F16: {
-		uint16_t h;
-		memcpy(&h, p + 2 * i, 2);
-		return half_to_float(h);
-	}
-	default: { /* bf16 */
-		uint16_t h;
-		memcpy(&h, p + 2 * i, 2);
-		uint32_t bits = (uint32_t)h << 16;
-		float v;
-		memcpy(&v, &bits, 4);
-		return v;
-	}
-	}
 }
 
 static int64_t ielem(const pfm_tensor *t, size_t i)
