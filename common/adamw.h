@@ -17,6 +17,9 @@ typedef struct {
 	double eps;          /* 0 means 1e-8 */
 	double weight_decay;
 	int decoupled;       /* 1: AdamW (p *= 1 - lr wd); 0: Adam (g += wd p) */
+	int threads;         /* split a large step over this many threads
+				(0 or 1: the caller's); the result does not
+				depend on it */
 } pfm_adamw_opts;
 
 /* One step over n parameters. t: the step number, 1 for the first step.

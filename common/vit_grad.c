@@ -1,9 +1,6 @@
 /* vit_grad.c: the backward of the ViT's layers (vit_grad.h). The
  * elementwise loops are built at -O3 with AVX-512/AVX2 clones, as in
- * vit_kernels.c, without the Makefile's help (the pragma below). */
-#if defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#pragma GCC optimize("O3", "no-math-errno", "no-trapping-math")
-#endif
+ * vit_kernels.c (the Makefile's -O3 -fno-math-errno for this file). */
 #include "vit_grad.h"
 
 #include <cblas.h>
