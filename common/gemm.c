@@ -24,6 +24,11 @@ void pfm_gemm_set_threads(int n)
 #endif
 }
 
+int pfm_gemm_threads(void)
+{
+	return gemm_threads ? gemm_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 #ifdef PFM_DNNL
 typedef struct {
 	int tA, tB, N, K;
@@ -58,7 +63,7 @@ void pfm_sgemm(int tA, int tB, int M, int N, int K, float alpha,
 {
 #ifdef PFM_DNNL
 	gemm_args a = {tA, tB, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
-	int nt = gemm_threads ? gemm_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	int nt = pfm_gemm_threads();
 	/* Blocks of at least 64 rows, so that threads pay for themselves. */
 	if (nt > M / 64)
 		nt = M / 64;

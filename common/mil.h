@@ -42,6 +42,10 @@ typedef struct {
 	int nout;      /* classes, or survival bins */
 	float dropout; /* after the projection, in training */
 	int init;      /* PFM_INIT_XAVIER or PFM_INIT_TORCH (layers.h) */
+	int bf16;      /* the projection's and attention's matrix products
+			  with bf16 operands (x, h, their gradients and the
+			  weights rounded to nearest even), summed in fp32;
+			  everything else fp32 (gemm.h, needs oneDNN) */
 } pfm_mil_config;
 
 /* The parameter tensors, in buffer order. Absent ones have size 0. */
@@ -81,6 +85,9 @@ typedef struct {
 	float *act;   /* the pooled vector and each MLP layer's output */
 	float *dact;
 	int n;        /* instances of the last forward */
+	/* bf16: x, h and a gradient of the last bag, and W1, Wa, Wb as
+	 * rounded for it */
+	uint16_t *xb, *hb, *gb, *wb;
 } pfm_mil;
 
 /* Allocate, and initialise the weights from r. */
@@ -96,8 +103,8 @@ void pfm_mil_describe(const pfm_mil *m, char *buf, size_t n);
 int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
 		    float *logits, pfm_err *e);
 /* Backward of the last forward from dlogits[nout]: gradients are added
- * to m->grads. */
-void pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits);
+ * to m->grads. Fails only when a bf16 product cannot run. */
+int pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits, pfm_err *e);
 void pfm_mil_zero_grad(pfm_mil *m);
 /* One optimizer step with the accumulated gradients. */
 void pfm_mil_step(pfm_mil *m, const pfm_adamw_opts *o);

@@ -1,8 +1,8 @@
 /* mil_model.c: the ABMIL model (mil.h): parameters, forward, backward.
- * GEMMs go to OpenBLAS; the elementwise work between them is fused into
- * single passes that vectorise (the pragma and CLONES, as in
- * vit_kernels.c). */
-#pragma GCC optimize("O3", "no-math-errno", "no-trapping-math")
+ * GEMMs go to gemm.h (fp32, or bf16 with --precision bf16); the
+ * elementwise work between them is fused into single passes that
+ * vectorise (CLONES, and the Makefile's -O3 -fno-math-errno for this
+ * file, as for vit_kernels.c). */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -44,14 +44,16 @@ static inline float ftanh(float x)
 }
 
 /* h = v * g and gate g = (relu? v > 0 : 1) * mask, v = z + b (per column);
- * z is overwritten by the gate, which is all backward needs. */
+ * z is overwritten by the gate, which is all backward needs; hb (when
+ * not NULL) gets h in bf16. */
 CLONES static void proj_epilogue(float *restrict z, float *restrict h,
-				 const float *restrict b, const float *restrict mask,
-				 int n, int P, int relu)
+				 uint16_t *restrict hb, const float *restrict b,
+				 const float *restrict mask, int n, int P, int relu)
 {
 	for (int i = 0; i < n; i++) {
 		float *zi = z + (size_t)i * P, *hi = h + (size_t)i * P;
 		const float *mi = mask ? mask + (size_t)i * P : NULL;
+		uint16_t *hbi = hb ? hb + (size_t)i * P : NULL;
 		for (int p = 0; p < P; p++) {
 			float v = zi[p] + b[p];
 			float g = mi ? mi[p] : 1.0f;
@@ -59,6 +61,8 @@ CLONES static void proj_epilogue(float *restrict z, float *restrict h,
 				g = 0;
 			hi[p] = v * g;
 			zi[p] = g;
+			if (hbi)
+				hbi[p] = pfm_bf16_of(v * g);
 		}
 	}
 }
@@ -94,11 +98,18 @@ CLONES static void outer(float *restrict dh, const float *restrict att,
 			dh[(size_t)i * P + p] = att[i] * dm[p];
 }
 
-/* dh *= gate */
-CLONES static void gate_mul(float *restrict dh, const float *restrict g, size_t n)
+/* dh *= gate; gb (when not NULL) gets the product in bf16 */
+CLONES static void gate_mul(float *restrict dh, const float *restrict g,
+			    uint16_t *restrict gb, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		dh[i] *= g[i];
+	if (gb)
+		for (size_t i = 0; i < n; i++) {
+			dh[i] *= g[i];
+			gb[i] = pfm_bf16_of(dh[i]);
+		}
+	else
+		for (size_t i = 0; i < n; i++)
+			dh[i] *= g[i];
 }
 
 /* The attention branches backward: da, db from ds and the branches. */
@@ -176,6 +187,21 @@ int pfm_mil_init(pfm_mil *m, const pfm_mil_config *c, pfm_rng *r, pfm_err *e)
 		pfm_mil_free(m);
 		return pfm_errf(e, "out of memory");
 	}
+	if (c->bf16) {
+		if (!pfm_gemm_bf16_available()) {
+			free(mem);
+			pfm_mil_free(m);
+			return pfm_errf(e, "bf16 needs oneDNN and an AVX-512 CPU, which this "
+					   "build or machine lacks (use fp32)");
+		}
+		m->wb = malloc(sizeof *m->wb * (m->size[PFM_MIL_W1] + m->size[PFM_MIL_WA] +
+						m->size[PFM_MIL_WB] + 1));
+		if (!m->wb) {
+			free(mem);
+			pfm_mil_free(m);
+			return pfm_errf(e, "out of memory");
+		}
+	}
 	m->params = mem;
 	m->grads = mem + m->nparams;
 	m->m = mem + 2 * m->nparams;
@@ -212,6 +238,7 @@ void pfm_mil_free(pfm_mil *m)
 	free(m->z1), free(m->h), free(m->ua), free(m->ub), free(m->att);
 	free(m->dh), free(m->dua), free(m->dub), free(m->ds);
 	free(m->argmax), free(m->act), free(m->dact);
+	free(m->xb), free(m->hb), free(m->gb), free(m->wb);
 	memset(m, 0, sizeof *m);
 }
 
@@ -225,6 +252,8 @@ void pfm_mil_describe(const pfm_mil *m, char *buf, size_t n)
 		PUT(" -> %d%s", c->proj, c->proj_relu ? " relu" : "");
 	if (c->dropout > 0)
 		PUT(", dropout %g", c->dropout);
+	if (c->bf16)
+		PUT(", bf16 products");
 	if (c->pool == PFM_POOL_ATTN)
 		PUT(", %sattention %d", c->gated ? "gated " : "", c->attn);
 	else
@@ -245,6 +274,15 @@ static int grow(float **p, size_t count)
 	return 0;
 }
 
+static int grow16(uint16_t **p, size_t count)
+{
+	uint16_t *q = realloc(*p, sizeof *q * (count ? count : 1));
+	if (!q)
+		return -1;
+	*p = q;
+	return 0;
+}
+
 static int reserve(pfm_mil *m, int n, pfm_err *e)
 {
 	if (n <= m->cap)
@@ -255,7 +293,9 @@ static int reserve(pfm_mil *m, int n, pfm_err *e)
 	if ((m->c.proj && grow(&m->z1, nP)) || grow(&m->h, nP) ||
 	    grow(&m->dh, nP) || grow(&m->att, cap) || grow(&m->ds, cap) ||
 	    (attn && (grow(&m->ua, nH) || grow(&m->ub, nH) ||
-		      grow(&m->dua, nH) || grow(&m->dub, nH))))
+		      grow(&m->dua, nH) || grow(&m->dub, nH))) ||
+	    (m->c.bf16 && (grow16(&m->xb, (size_t)cap * m->c.d) || grow16(&m->hb, nP) ||
+			   grow16(&m->gb, nP > nH ? nP : nH))))
 		return pfm_errf(e, "out of memory for a bag of %d instances", n);
 	m->cap = cap;
 	return 0;
@@ -275,9 +315,18 @@ int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
 	size_t nP = (size_t)n * P;
 	/* projection: h = dropout(relu(x W1^T + b1)) */
 	if (c->proj) {
-		pfm_sgemm(0, 1, n, P, c->d, 1.0f, x, c->d, m->t[PFM_MIL_W1],
-			  c->d, 0.0f, m->z1, P);
-		proj_epilogue(m->z1, m->h, m->t[PFM_MIL_B1], mask, n, P, c->proj_relu);
+		if (c->bf16) {
+			pfm_bf16_round_par(m->xb, x, (size_t)n * c->d);
+			pfm_bf16_round_par(m->wb, m->t[PFM_MIL_W1], m->size[PFM_MIL_W1]);
+			if (pfm_gemm_bf16(0, 1, n, P, c->d, m->xb, c->d, m->wb, c->d, 0,
+					  m->z1, P, e))
+				return -1;
+		} else {
+			pfm_sgemm(0, 1, n, P, c->d, 1.0f, x, c->d, m->t[PFM_MIL_W1],
+				  c->d, 0.0f, m->z1, P);
+		}
+		proj_epilogue(m->z1, m->h, c->bf16 && c->pool == PFM_POOL_ATTN ? m->hb : NULL,
+			      m->t[PFM_MIL_B1], mask, n, P, c->proj_relu);
 		m->hp = m->h;
 	} else if (mask) {
 		for (size_t i = 0; i < nP; i++)
@@ -289,13 +338,29 @@ int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
 	const float *h = m->hp;
 	float *pooled = m->act;
 	if (c->pool == PFM_POOL_ATTN) {
-		pfm_sgemm(0, 1, n, H, P, 1.0f, h, P, m->t[PFM_MIL_WA], P, 0.0f,
-			  m->ua, H);
+		if (c->bf16) {
+			uint16_t *wa = m->wb + m->size[PFM_MIL_W1];
+			if (!c->proj) /* else the projection's epilogue made hb */
+				pfm_bf16_round_par(m->hb, h, nP);
+			pfm_bf16_round_par(wa, m->t[PFM_MIL_WA], m->size[PFM_MIL_WA]);
+			if (pfm_gemm_bf16(0, 1, n, H, P, m->hb, P, wa, P, 0, m->ua, H, e))
+				return -1;
+		} else {
+			pfm_sgemm(0, 1, n, H, P, 1.0f, h, P, m->t[PFM_MIL_WA], P,
+				  0.0f, m->ua, H);
+		}
 		tanh_bias(m->ua, m->t[PFM_MIL_BA], n, H);
 		float *g = m->ua;
 		if (c->gated) {
-			pfm_sgemm(0, 1, n, H, P, 1.0f, h, P, m->t[PFM_MIL_WB], P,
-				  0.0f, m->ub, H);
+			if (c->bf16) {
+				uint16_t *wg = m->wb + m->size[PFM_MIL_W1] + m->size[PFM_MIL_WA];
+				pfm_bf16_round_par(wg, m->t[PFM_MIL_WB], m->size[PFM_MIL_WB]);
+				if (pfm_gemm_bf16(0, 1, n, H, P, m->hb, P, wg, P, 0, m->ub, H, e))
+					return -1;
+			} else {
+				pfm_sgemm(0, 1, n, H, P, 1.0f, h, P, m->t[PFM_MIL_WB], P,
+					  0.0f, m->ub, H);
+			}
 			/* dua holds the gated product until backward */
 			sigmoid_bias_prod(m->ub, m->t[PFM_MIL_BB], m->ua, m->dua, n, H);
 			g = m->dua;
@@ -344,7 +409,26 @@ int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
 	return 0;
 }
 
-void pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits)
+/* bf16: a linear layer's backward from dy[n, oc] (fp32; rounded to bf16
+ * into m->gb for the products unless rounded, as the forward rounded x
+ * and w): dw += dy^T x, db += column sums of dy (fp32), dx += dy w when
+ * dx. */
+static int linear_back_bf16(pfm_mil *m, float *dx, float *dw, float *db,
+			    const float *dy, int rounded, const uint16_t *x,
+			    const uint16_t *w, int n, int ic, int oc, pfm_err *e)
+{
+	if (!rounded)
+		pfm_bf16_round_par(m->gb, dy, (size_t)n * oc);
+	if (pfm_gemm_bf16(1, 0, oc, ic, n, m->gb, oc, x, ic, 1, dw, ic, e) ||
+	    (dx && pfm_gemm_bf16(0, 0, n, ic, oc, m->gb, oc, w, ic, 1, dx, ic, e)))
+		return -1;
+	for (int i = 0; i < n; i++)
+		for (int o = 0; o < oc; o++)
+			db[o] += dy[(size_t)i * oc + o];
+	return 0;
+}
+
+int pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits, pfm_err *e)
 {
 	const pfm_mil_config *c = &m->c;
 	int n = m->n, P = m->P, H = c->attn;
@@ -392,11 +476,22 @@ void pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits)
 			  m->t[PFM_MIL_WC], m->g[PFM_MIL_WC], n, H);
 		m->g[PFM_MIL_BC][0] += sum;
 		(void)nH;
-		pfm_linear_backward(need_dh ? dh : NULL, m->g[PFM_MIL_WA], m->g[PFM_MIL_BA],
-				    m->dua, h, m->t[PFM_MIL_WA], n, P, H);
-		if (c->gated)
-			pfm_linear_backward(need_dh ? dh : NULL, m->g[PFM_MIL_WB], m->g[PFM_MIL_BB],
-					    m->dub, h, m->t[PFM_MIL_WB], n, P, H);
+		if (c->bf16) {
+			const uint16_t *wa = m->wb + m->size[PFM_MIL_W1];
+			if (linear_back_bf16(m, need_dh ? dh : NULL, m->g[PFM_MIL_WA],
+					     m->g[PFM_MIL_BA], m->dua, 0, m->hb, wa, n, P, H, e) ||
+			    (c->gated && linear_back_bf16(m, need_dh ? dh : NULL, m->g[PFM_MIL_WB],
+							  m->g[PFM_MIL_BB], m->dub, 0, m->hb,
+							  wa + m->size[PFM_MIL_WA], n, P, H, e)))
+				return -1;
+		} else {
+			pfm_linear_backward(need_dh ? dh : NULL, m->g[PFM_MIL_WA], m->g[PFM_MIL_BA],
+					    m->dua, h, m->t[PFM_MIL_WA], n, P, H);
+			if (c->gated)
+				pfm_linear_backward(need_dh ? dh : NULL, m->g[PFM_MIL_WB],
+						    m->g[PFM_MIL_BB], m->dub, h,
+						    m->t[PFM_MIL_WB], n, P, H);
+		}
 	} else if (need_dh && c->pool == PFM_POOL_MEAN) {
 		for (int i = 0; i < n; i++)
 			for (int p = 0; p < P; p++)
@@ -407,11 +502,15 @@ void pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits)
 			dh[(size_t)m->argmax[p] * P + p] = dm[p];
 	}
 	if (!need_dh)
-		return;
+		return 0;
 	/* through dropout and the ReLU (the gate) to the projection */
-	gate_mul(dh, m->z1, nP);
+	gate_mul(dh, m->z1, c->bf16 ? m->gb : NULL, nP);
+	if (c->bf16)
+		return linear_back_bf16(m, NULL, m->g[PFM_MIL_W1], m->g[PFM_MIL_B1], dh, 1,
+					m->xb, m->wb, n, c->d, P, e);
 	pfm_linear_backward(NULL, m->g[PFM_MIL_W1], m->g[PFM_MIL_B1], dh, x,
 			    m->t[PFM_MIL_W1], n, c->d, P);
+	return 0;
 }
 
 void pfm_mil_zero_grad(pfm_mil *m)
@@ -421,7 +520,9 @@ void pfm_mil_zero_grad(pfm_mil *m)
 
 void pfm_mil_step(pfm_mil *m, const pfm_adamw_opts *o)
 {
-	pfm_adamw_step(m->params, m->grads, m->m, m->v, m->nparams, o, ++m->step);
+	pfm_adamw_opts mt = *o;
+	mt.threads = pfm_gemm_threads();
+	pfm_adamw_step(m->params, m->grads, m->m, m->v, m->nparams, &mt, ++m->step);
 }
 
 CLONES static void mask_fill(float *restrict mask, size_t count, uint64_t base,
@@ -490,7 +591,10 @@ int pfm_mil_epoch(pfm_mil *m, const pfm_mil_item *items, int nitems,
 				: pfm_mil_surv_nll(logits, K, it->y, it->censored, o->alpha, scale, dlogits);
 			if (loss)
 				loss[start + b] = l;
-			pfm_mil_backward(m, it->x, dlogits);
+			if (pfm_mil_backward(m, it->x, dlogits, e)) {
+				rc = -1;
+				break;
+			}
 		}
 		if (!rc)
 			pfm_mil_step(m, &o->opt);

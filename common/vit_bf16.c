@@ -21,19 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* fp32 -> bf16, round to nearest even (NaN stays NaN: quiet bit set);
- * a select, not a branch, so the loop vectorises. */
-PFM_CLONES void pfm_bf16_round(uint16_t *out, const float *in, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		uint32_t u;
-		memcpy(&u, &in[i], 4);
-		uint32_t r = (u + 0x7fff + ((u >> 16) & 1)) >> 16;
-		uint32_t q = (u >> 16) | 0x40;
-		out[i] = (uint16_t)((u & 0x7fffffff) > 0x7f800000 ? q : r);
-	}
-}
-
 #ifdef PFM_DNNL
 #include <oneapi/dnnl/dnnl.h>
 

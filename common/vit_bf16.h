@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "gemm.h" /* pfm_bf16_round */
 
 typedef struct pfm_bf16_ws pfm_bf16_ws;
 /* Weight layouts chosen by oneDNN, shared by the threads' workspaces. */
@@ -26,8 +27,6 @@ int pfm_bf16_prepare(pfm_bf16_fmt *f, void *dst, const float *src,
 		     pfm_err *e);
 pfm_bf16_ws *pfm_bf16_ws_new(const pfm_bf16_fmt *f, pfm_err *e);
 void pfm_bf16_ws_free(pfm_bf16_ws *w);
-/* fp32 -> bf16, round to nearest even. */
-void pfm_bf16_round(uint16_t *out, const float *in, size_t n);
 /* pfm_bf16_linear's flags */
 enum {
 	PFM_BF16_GELU = 1,    /* out = gelu(in @ wt^T + b), exact (erf) */

@@ -64,6 +64,9 @@ static const char usage[] =
 "      --seed S            seed (0)\n"
 "      --no-shuffle        train in the order of the labels file\n"
 "  -j, --threads N         threads of the matrix products (default: the CPUs)\n"
+"      --precision P       fp32 (default) or bf16: the projection's and the\n"
+"                          attention's products with bf16 operands, summed in\n"
+"                          fp32 (about 2x faster where the CPU has AVX512-BF16)\n"
 "Output:\n"
 "  -o, --output SPEC       result frames (default -)\n"
 "      --predictions SPEC  a prediction frame per test slide (with attention)\n"
@@ -100,7 +103,7 @@ enum { O_SPLITS = 256, O_VALFRAC, O_SPLIT, O_EMB, O_CLASSES, O_SURV, O_BINS,
        O_DROPOUT, O_INITS, O_INIT, O_OPTIM, O_LR, O_WD, O_EPOCHS, O_PATIENCE,
        O_MINEP, O_MONITOR, O_WEIGHTED, O_BATCH, O_MAXTILES, O_RUNS, O_SEED,
        O_NOSHUF, O_PRED, O_LOG, O_LOGSTEPS, O_SAVE, O_TASK, O_MODEL, O_RUNID,
-       O_BOOT, O_CI, O_HEAT, O_SLIDES, O_PROGRESS };
+       O_BOOT, O_CI, O_HEAT, O_SLIDES, O_PROGRESS, O_PRECISION };
 
 static const struct option longopts[] = {
 	{"input", required_argument, 0, 'i'},
@@ -139,6 +142,7 @@ static const struct option longopts[] = {
 	{"seed", required_argument, 0, O_SEED},
 	{"no-shuffle", no_argument, 0, O_NOSHUF},
 	{"threads", required_argument, 0, 'j'},
+	{"precision", required_argument, 0, O_PRECISION},
 	{"output", required_argument, 0, 'o'},
 	{"predictions", required_argument, 0, O_PRED},
 	{"log", required_argument, 0, O_LOG},
@@ -298,6 +302,14 @@ int main(int argc, char **argv)
 				}
 				free(copy);
 			}
+			break;
+		case O_PRECISION:
+			if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16"))
+				return pfm_usage_fail("--precision: fp32 or bf16, not '%s'", optarg);
+			o.model.bf16 = !strcmp(optarg, "bf16");
+			if (o.model.bf16 && !pfm_gemm_bf16_available())
+				return pfm_usage_fail("--precision bf16: needs a build with oneDNN "
+						      "(libdnnl-dev) and an AVX-512 CPU");
 			break;
 		case O_DROPOUT:
 			if (parse_d(optarg, &s_drop) || s_drop < 0 || s_drop >= 1)

@@ -67,6 +67,28 @@ expect surv-check 0 frame-cat --check -c $T/s/res.mpk $T/s/pred.mpk
 frame-cat --full $T/s/pred.mpk > $T/s/pred.jsonl
 frame-cat --full $T/s/res.mpk > $T/s/res.jsonl
 expect surv-sksurv 0 $PY $G metrics $T/s/pred.jsonl $T/s/res.jsonl
+
+# ---- mixed precision: the same two tasks with --precision bf16 reach the
+# same bars, within 0.02 of fp32 (bf16's 8 bits move a metric far less
+# than the folds do; the numerics against torch are tests/test_mil.c's) ----
+expect bad-precision 2 mil-train -l x.csv -k 5 --precision fp16
+has bad-precision "$T/err" "--precision: fp32 or bf16, not 'fp16'"
+if mil-train --precision bf16 --version > /dev/null 2>&1; then
+	expect cls-bf16 0 "mil-train -l $T/c/labels.csv -k 4 $FAST --precision bf16 $T/c/emb.mpk > $T/c/res16.mpk"
+	auc16=$(frame-cat $T/c/res16.mpk | jq -s '[.[] | select(.metric == "auroc") | .value] | add / length')
+	expect surv-bf16 0 "mil-train -l $T/s/labels.csv -k 4 $FAST --precision bf16 $T/s/emb.mpk > $T/s/res16.mpk"
+	ci16=$(frame-cat $T/s/res16.mpk | jq -s '[.[] | select(.metric == "c_index") | .value] | add / length')
+	echo "--precision bf16: mean AUC $auc16 (fp32 $auc), mean c-index $ci16 (fp32 $ci)"
+	awk -v a="$auc16" -v b="$auc" 'BEGIN { d = a - b; exit !(a >= 0.95 && d <= 0.02 && -d <= 0.02) }' &&
+		pass || fail "bf16 AUC $auc16 (fp32 $auc)"
+	awk -v a="$ci16" -v b="$ci" 'BEGIN { d = a - b; exit !(a >= 0.75 && d <= 0.02 && -d <= 0.02) }' &&
+		pass || fail "bf16 c-index $ci16 (fp32 $ci)"
+	# a CPU without AVX-512: oneDNN has no bf16 product, a usage error
+	expect bf16-no-avx512 2 "ONEDNN_MAX_CPU_ISA=AVX2 mil-train --precision bf16 --version"
+	has bf16-no-avx512 "$T/err" "--precision bf16: needs a build with oneDNN (libdnnl-dev) and an AVX-512 CPU"
+else
+	echo "skip: --precision bf16 (no oneDNN, or a CPU without AVX-512)"
+fi
 cat "$T/out"
 has surv-type "$T/s/res.jsonl" '"task_type":"survival"'
 has surv-risk "$T/s/pred.jsonl" '"risk":-'

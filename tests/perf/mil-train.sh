@@ -12,7 +12,10 @@
 # default "1 2": mil-train -j T; torch.set_num_threads(T),
 # OMP_NUM_THREADS=T, OPENBLAS_NUM_THREADS=T, OMP_WAIT_POLICY=PASSIVE),
 # PERF_RUNS (3) runs each, medians (the machine is shared and noisy).
-# Prints a Markdown table; the target is mil-train >= 5x torch.
+# Each in both precisions: fp32, and mixed bf16 (mil-train --precision
+# bf16; torch.autocast("cpu", torch.bfloat16)), unless PERF_PRECISIONS
+# says otherwise. Prints a Markdown table; the target is mil-train >= 5x
+# torch.
 set -eu
 
 BIN=${BIN:-bin}
@@ -21,6 +24,7 @@ NT=${PERF_TILES:-500}
 D=${PERF_DIM:-1024}
 RUNS=${PERF_RUNS:-3}
 THREADS=${PERF_THREADS:-1 2}
+PRECS=${PERF_PRECISIONS:-fp32 bf16}
 PY=${PY:-.venv/bin/python}
 [ -x "$BIN/mil-train" ] || { echo "$0: $BIN/mil-train not built (run make)" >&2; exit 2; }
 [ -x "$PY" ] || { echo "$0: $PY missing (run make deps)" >&2; exit 2; }
@@ -49,14 +53,14 @@ bytes=$(cat "$work/bags.mpk" "$work/test2.mpk" | wc -c)
 
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 mil_epoch() {
-	OPENBLAS_NUM_THREADS=$1 "$BIN/mil-train" -q -j "$1" -l "$work/bags.mpk.csv" \
+	OPENBLAS_NUM_THREADS=$1 "$BIN/mil-train" -q -j "$1" --precision "$2" -l "$work/bags.mpk.csv" \
 		--splits "$work/splits.csv" --epochs 1 --log "$work/log.mpk" \
 		"$work/bags.mpk" "$work/test2.mpk" > /dev/null
 	"$BIN/frame-cat" "$work/log.mpk" | sed -n 's/.*"seconds":\([0-9.e+-]*\).*/\1/p'
 }
 torch_epoch() {
 	OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$1 OPENBLAS_NUM_THREADS=$1 \
-		$PY tests/perf/abmil_torch.py "$NB" "$NT" "$D" "$1"
+		$PY tests/perf/abmil_torch.py "$NB" "$NT" "$D" "$1" "$2"
 }
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -64,23 +68,41 @@ echo "mil-train: one ABMIL epoch, $NB bags x $NT tiles x $D, $bytes bytes of fra
 echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r); OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; $RUNS runs each, medians"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '| threads | mil-train epoch s | ms/bag | torch epoch s | ms/bag | torch / mil-train |\n'
-printf '|---:|---:|---:|---:|---:|---:|\n'
+printf '| threads | precision | mil-train epoch s | ms/bag | torch epoch s | ms/bag | torch / mil-train |\n'
+printf '|---:|---|---:|---:|---:|---:|---:|\n'
 for t in $THREADS; do
-	: > "$work/m" && : > "$work/p"
+	for pr in $PRECS; do
+		: > "$work/m.$pr" && : > "$work/p.$pr"
+	done
 	r=0
 	while [ $r -lt "$RUNS" ]; do
-		mil_epoch "$t" >> "$work/m"
-		torch_epoch "$t" >> "$work/p"
+		for pr in $PRECS; do
+			mil_epoch "$t" "$pr" >> "$work/m.$pr"
+			torch_epoch "$t" "$pr" >> "$work/p.$pr"
+		done
 		r=$((r + 1))
 	done
-	m=$(median < "$work/m")
-	p=$(median < "$work/p")
-	awk -v t="$t" -v m="$m" -v p="$p" -v n="$NB" \
-		'BEGIN {printf "| %d | %.2f | %.2f | %.2f | %.2f | %.2fx |\n", t, m, 1000 * m / n, p, 1000 * p / n, p / m}'
-	echo "$t thread(s): mil-train $(tr '\n' ' ' < "$work/m")/ torch $(tr '\n' ' ' < "$work/p")" >> "$work/runs"
+	for pr in $PRECS; do
+		m=$(median < "$work/m.$pr")
+		p=$(median < "$work/p.$pr")
+		echo "$t $pr $m $p" >> "$work/medians"
+		awk -v t="$t" -v pr="$pr" -v m="$m" -v p="$p" -v n="$NB" \
+			'BEGIN {printf "| %d | %s | %.2f | %.2f | %.2f | %.2f | %.2fx |\n", t, pr, m, 1000 * m / n, p, 1000 * p / n, p / m}'
+		echo "$t thread(s), $pr: mil-train $(tr '\n' ' ' < "$work/m.$pr")/ torch $(tr '\n' ' ' < "$work/p.$pr")" >> "$work/runs"
+	done
 done
+# across precisions: what a user of plain (fp32) torch gains by moving to
+# mil-train in bf16
+if echo "$PRECS" | grep -q fp32 && echo "$PRECS" | grep -q bf16; then
+	echo
+	printf '| threads | torch fp32 / mil-train bf16 | mil-train fp32 / mil-train bf16 | torch fp32 / torch bf16 |\n'
+	printf '|---:|---:|---:|---:|\n'
+	for t in $THREADS; do
+		awk -v t="$t" '$1 == t && $2 == "fp32" {mf = $3; pf = $4} $1 == t && $2 == "bf16" {mb = $3; pb = $4}
+			END {printf "| %d | %.2fx | %.2fx | %.2fx |\n", t, pf / mb, mf / mb, pf / pb}' "$work/medians"
+	done
+fi
 echo
-echo "Each run (epoch seconds, in the order run, alternating the two):"
+echo "Each run (epoch seconds, in the order run, alternating):"
 sed 's/^/    /' "$work/runs"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

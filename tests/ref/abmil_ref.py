@@ -20,7 +20,7 @@ AdamW step; no shuffling) and writes to OUT, little-endian:
 CASE layout, little-endian: int32 header[24] = magic 0x314c494d, d, proj,
 proj_relu, pool (0 attention, 1 mean, 2 max), attn, gated, nmlp,
 mlp[4], nout, task (0 classification, 1 survival), decoupled (AdamW),
-batch, nbags, has_mask, then 7 unused; float64 lr, weight_decay, alpha,
+batch, nbags, has_mask, bf16, then 6 unused; float64 lr, weight_decay, alpha,
 unused; float32 param[nparams]; per bag int32 n, label, censored, float32
 x[n*d], and float32 mask[n*P] when has_mask.
 """
@@ -33,13 +33,37 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def bf(t):
+    """Round to bf16 (nearest even) and back to float32."""
+    return t.to(torch.bfloat16).to(torch.float32)
+
+
+class BF16Linear(torch.autograd.Function):
+    """mil-train --precision bf16's linear layer: the input, the weight and
+    the incoming gradient rounded to bf16 for the products, which are
+    exact in float32 and summed in float32; the bias and its gradient in
+    float32."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        xb, wb = bf(x), bf(w)
+        ctx.save_for_backward(xb, wb)
+        return xb @ wb.T + b
+
+    @staticmethod
+    def backward(ctx, dy):
+        xb, wb = ctx.saved_tensors
+        g = bf(dy)
+        return g @ wb, g.T @ xb, dy.sum(0)
+
+
 class ABMIL(nn.Module):
     """Projection, (gated) attention or mean/max pooling, MLP, output;
     the parameters register in the order of mil.h's buffer."""
 
-    def __init__(self, d, proj, proj_relu, pool, attn, gated, mlp, nout):
+    def __init__(self, d, proj, proj_relu, pool, attn, gated, mlp, nout, bf16=0):
         super().__init__()
-        self.proj_relu, self.pool, self.gated = proj_relu, pool, gated
+        self.proj_relu, self.pool, self.gated, self.bf16 = proj_relu, pool, gated, bf16
         self.proj = nn.Linear(d, proj) if proj else None
         width = proj if proj else d
         if pool == 0:
@@ -53,17 +77,24 @@ class ABMIL(nn.Module):
         self.mlp = nn.ModuleList(layers)
         self.classifier = nn.Linear(width, nout)
 
+    def lin(self, layer, x):
+        """The projection and the attention branches: bf16 products when
+        asked, as mil-train does them."""
+        if self.bf16:
+            return BF16Linear.apply(x, layer.weight, layer.bias)
+        return layer(x)
+
     def forward(self, x, mask=None):
-        h = self.proj(x) if self.proj is not None else x
+        h = self.lin(self.proj, x) if self.proj is not None else x
         if self.proj_relu:
             h = F.relu(h)
         if mask is not None:  # dropout with the mask the C side drew
             h = h * mask
         att = None
         if self.pool == 0:
-            a = torch.tanh(self.attention_a(h))
+            a = torch.tanh(self.lin(self.attention_a, h))
             if self.gated:
-                a = a * torch.sigmoid(self.attention_b(h))
+                a = a * torch.sigmoid(self.lin(self.attention_b, h))
             att = F.softmax(self.attention_c(a).T, dim=1)  # [1, n]
             m = att @ h
         elif self.pool == 1:
@@ -98,7 +129,7 @@ def read_case(path):
     off += 32
     assert h[0] == 0x314C494D, "not a case file"
     cfg = dict(d=h[1], proj=h[2], proj_relu=h[3], pool=h[4], attn=h[5],
-               gated=h[6], mlp=list(h[8:8 + h[7]]), nout=h[12])
+               gated=h[6], mlp=list(h[8:8 + h[7]]), nout=h[12], bf16=h[18])
     task, decoupled, batch, nbags, has_mask = h[13:18]
     model = ABMIL(**cfg)
     nparams = sum(p.numel() for p in model.parameters())
