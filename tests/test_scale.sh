@@ -40,12 +40,16 @@ exec sh -c "$2"
 EOF
 cat > $T/fake/srun <<'EOF'
 #!/bin/sh
-# srun -n N [ARGS] sh -c CMD: N copies here
+# srun -n N [ARGS] sh -c CMD: N copies here; like srun, a TERM or INT
+# goes on to the tasks (else a task that joined after the end would
+# outlive the test)
 echo "srun $*" >> "$FAKE_LOG"
 n=$2; shift 2
 while [ "$1" != sh ]; do shift; done
+kids=
+trap 'kill $kids 2>/dev/null; exit 143' TERM INT
 i=0
-while [ $i -lt "$n" ]; do "$@" & i=$((i + 1)); done
+while [ $i -lt "$n" ]; do "$@" & kids="$kids $!"; i=$((i + 1)); done
 wait
 EOF
 chmod +x $T/fake/ssh $T/fake/srun
