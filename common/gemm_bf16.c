@@ -53,13 +53,14 @@ void pfm_bf16_round_par(uint16_t *out, const float *in, size_t n)
 #ifdef PFM_DNNL
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 extern void omp_set_num_threads(int);
 extern int omp_get_max_threads(void);
 
-#define SLOTS 64
+#define SLOTS 256 /* more threads than this at once wait for a slot */
 #define RT DNNL_RUNTIME_DIM_VAL
 
 typedef struct {
@@ -94,12 +95,14 @@ static void eng_init(void)
 
 static slot_t *slot_take(void)
 {
-	for (;;)
+	for (;;) {
 		for (int i = 0; i < SLOTS; i++) {
 			int idle = 0;
 			if (atomic_compare_exchange_strong(&slots[i].busy, &idle, 1))
 				return &slots[i];
 		}
+		sched_yield();
+	}
 }
 
 /* A [rows, cols] matrix of type t, row-major with leading dimension ld,
