@@ -142,6 +142,11 @@ static void on_event(pfm_zsock *z, int ev, int fd)
 	}
 	for (i = 0; i < z->nfds && z->fds[i] != fd; i++)
 		;
+	/* A CURVE server closes a client without keys, and whether the
+	 * client learns of the mismatch first (above) or only sees the
+	 * close is a race: remember the close. */
+	if (ev & ZMQ_EVENT_DISCONNECTED && !z->handshook)
+		z->cut = 1;
 	if (ev & (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED)) {
 		if (i == z->nfds && z->nfds < PFM_ZSOCK_FDS)
 			z->fds[z->nfds++] = fd;
@@ -221,6 +226,11 @@ int pfm_zsock_wait_handshake(pfm_zsock *z, int ms, pfm_err *e)
 		if (z->handshook)
 			return 0;
 		double left = end - pfm_now();
+		if (left <= 0 && z->cut && !z->curve)
+			return pfm_errf(e, "no handshake with the server: it closed "
+					"the connection, as a server with CURVE keys "
+					"does to a client without them (see pathfm(7) "
+					"SECURITY)");
 		if (left <= 0)
 			return pfm_errf(e, "no %shandshake with the server: is "
 					"it running%s?", z->curve ? "CURVE " : "",

@@ -39,6 +39,7 @@ typedef struct {
 	int refused;         /* ... the server would not have (1: its key,
 			      * 2: the other security mechanism) */
 	int handshook;       /* a handshake succeeded */
+	int cut;             /* a connection closed before any handshake */
 } pfm_zsock;
 
 /* With CURVE keys in o (or the environment) the socket is a CURVE

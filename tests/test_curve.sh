@@ -140,7 +140,10 @@ $TO frame-cat -F --timeout 20 $(key sink) --curve-allow $A_SINK -i "@tcp://127.0
 expect rogue-push 1 "$TO frame-cat -F --timeout 5 $(key rogue) --curve-server $K/sink.pub -o '>tcp://127.0.0.1:$P6' $T/rogue.mpk"
 has rogue-push "$T/err" "the server refused this program's CURVE key"
 expect plain-push 1 "$TO frame-cat -F --timeout 5 -o '>tcp://127.0.0.1:$P6' $T/rogue.mpk"
-has plain-push "$T/err" "another security mechanism"
+# the mismatch, or (a race in libzmq: the server's close can come first)
+# the close, explained
+grep -qE "another security mechanism|as a server with CURVE keys does to a client without them" $T/err &&
+	pass || fail "plain-push: $(cat $T/err)"
 expect wrong-server-key 1 "$TO frame-cat -F --timeout 2 $(key worker) --curve-server $K/rogue.pub -o '>tcp://127.0.0.1:$P6' $T/rogue.mpk"
 has wrong-server-key "$T/err" "no CURVE handshake with the server"
 expect guarded-producer 0 "$TO frame-cat -F --timeout 20 $(key worker) --curve-server $K/sink.pub -o '>tcp://127.0.0.1:$P6' $T/in.mpk"
