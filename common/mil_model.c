@@ -12,6 +12,7 @@
 #include "gemm.h"
 #include "layers.h"
 #include "mil.h"
+#include "par.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&       \
 	!defined(__SANITIZE_ADDRESS__)
@@ -110,6 +111,65 @@ CLONES static void gate_mul(float *restrict dh, const float *restrict g,
 	else
 		for (size_t i = 0; i < n; i++)
 			dh[i] *= g[i];
+}
+
+/* The passes above over rows [0, n) on the GEMM threads, when there are
+ * at least 64k values (per a row) a thread: each row's outputs are its
+ * own, so the results do not depend on the split. */
+static void par_rows(int n, size_t per, void (*fn)(void *, int, int), void *ctx)
+{
+	int nt = pfm_gemm_threads();
+	size_t most = (size_t)n * per / 65536;
+	if ((size_t)nt > most)
+		nt = (int)most;
+	if (nt > 1)
+		pfm_par_for(nt, n, fn, ctx);
+	else
+		fn(ctx, 0, n);
+}
+
+typedef struct {
+	float *z, *h, *dh;
+	uint16_t *hb;
+	const float *b, *mask, *att, *dm;
+	int P, relu;
+} rows_args;
+
+static void epilogue_rows(void *ctx, int lo, int hi)
+{
+	rows_args *a = ctx;
+	size_t o = (size_t)lo * a->P;
+	proj_epilogue(a->z + o, a->h + o, a->hb ? a->hb + o : NULL, a->b,
+		      a->mask ? a->mask + o : NULL, hi - lo, a->P, a->relu);
+}
+
+static void outer_rows(void *ctx, int lo, int hi)
+{
+	rows_args *a = ctx;
+	outer(a->dh + (size_t)lo * a->P, a->att + lo, a->dm, hi - lo, a->P);
+}
+
+static void gate_rows(void *ctx, int lo, int hi)
+{
+	rows_args *a = ctx;
+	size_t o = (size_t)lo * a->P;
+	gate_mul(a->dh + o, a->z + o, a->hb ? a->hb + o : NULL, (size_t)(hi - lo) * a->P);
+}
+
+/* db[o] += sum over the n rows of dy[., o], columns [lo, hi): each
+ * column summed in row order, whatever the split */
+typedef struct {
+	float *db;
+	const float *dy;
+	int n, oc;
+} colsum_args;
+
+static void colsum_cols(void *ctx, int lo, int hi)
+{
+	colsum_args *a = ctx;
+	for (int i = 0; i < a->n; i++)
+		for (int o = lo; o < hi; o++)
+			a->db[o] += a->dy[(size_t)i * a->oc + o];
 }
 
 /* The attention branches backward: da, db from ds and the branches. */
@@ -325,8 +385,10 @@ int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
 			pfm_sgemm(0, 1, n, P, c->d, 1.0f, x, c->d, m->t[PFM_MIL_W1],
 				  c->d, 0.0f, m->z1, P);
 		}
-		proj_epilogue(m->z1, m->h, c->bf16 && c->pool == PFM_POOL_ATTN ? m->hb : NULL,
-			      m->t[PFM_MIL_B1], mask, n, P, c->proj_relu);
+		rows_args ra = {.z = m->z1, .h = m->h,
+				.hb = c->bf16 && c->pool == PFM_POOL_ATTN ? m->hb : NULL,
+				.b = m->t[PFM_MIL_B1], .mask = mask, .P = P, .relu = c->proj_relu};
+		par_rows(n, (size_t)P, epilogue_rows, &ra);
 		m->hp = m->h;
 	} else if (mask) {
 		for (size_t i = 0; i < nP; i++)
@@ -422,9 +484,8 @@ static int linear_back_bf16(pfm_mil *m, float *dx, float *dw, float *db,
 	if (pfm_gemm_bf16(1, 0, oc, ic, n, m->gb, oc, x, ic, 1, dw, ic, e) ||
 	    (dx && pfm_gemm_bf16(0, 0, n, ic, oc, m->gb, oc, w, ic, 1, dx, ic, e)))
 		return -1;
-	for (int i = 0; i < n; i++)
-		for (int o = 0; o < oc; o++)
-			db[o] += dy[(size_t)i * oc + o];
+	colsum_args ca = {db, dy, n, oc};
+	par_rows(oc, (size_t)n, colsum_cols, &ca);
 	return 0;
 }
 
@@ -467,7 +528,8 @@ int pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits, pfm_err *
 		for (int i = 0; i < n; i++)
 			ds[i] = m->att[i] * (ds[i] - dot);
 		if (need_dh)
-			outer(dh, m->att, dm, n, P);
+			par_rows(n, (size_t)P, outer_rows,
+				 &(rows_args){.dh = dh, .att = m->att, .dm = dm, .P = P});
 		/* s = g wc + bc, g = ua (* ub) */
 		float sum = 0;
 		for (int i = 0; i < n; i++)
@@ -504,7 +566,8 @@ int pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits, pfm_err *
 	if (!need_dh)
 		return 0;
 	/* through dropout and the ReLU (the gate) to the projection */
-	gate_mul(dh, m->z1, c->bf16 ? m->gb : NULL, nP);
+	par_rows(n, (size_t)P, gate_rows,
+		 &(rows_args){.dh = dh, .z = m->z1, .hb = c->bf16 ? m->gb : NULL, .P = P});
 	if (c->bf16)
 		return linear_back_bf16(m, NULL, m->g[PFM_MIL_W1], m->g[PFM_MIL_B1], dh, 1,
 					m->xb, m->wb, n, c->d, P, e);
@@ -539,13 +602,33 @@ CLONES static void mask_fill(float *restrict mask, size_t count, uint64_t base,
 	}
 }
 
+typedef struct {
+	float *mask;
+	uint64_t base;
+	uint32_t thr;
+	float keep;
+} mask_args;
+
+/* draws [lo, hi) (four values each) */
+static void mask_draws(void *ctx, int lo, int hi)
+{
+	mask_args *a = ctx;
+	mask_fill(a->mask + 4 * (size_t)lo, 4 * (size_t)(hi - lo),
+		  a->base + (uint64_t)lo * 0x9e3779b97f4a7c15ull, a->thr, a->keep);
+}
+
 void pfm_mil_dropout_mask(float *mask, size_t count, float p, pfm_rng *r)
 {
 	float keep = 1.0f / (1.0f - p);
 	uint32_t thr = (uint32_t)lrint(p * 65536.0);
 	uint64_t base = r->s;
 	size_t full = count / 4;
-	mask_fill(mask, full * 4, base, thr, keep);
+	/* counter based: a range of draws starts at its own counter, so
+	 * the split does not change the mask */
+	if (full <= (size_t)1 << 30)
+		par_rows((int)full, 4, mask_draws, &(mask_args){mask, base, thr, keep});
+	else
+		mask_fill(mask, full * 4, base, thr, keep);
 	r->s = base + full * 0x9e3779b97f4a7c15ull;
 	for (size_t i = full * 4; i < count; i++)
 		mask[i] = (pfm_rng_u64(r) & 0xffff) < thr ? 0.0f : keep;

@@ -113,9 +113,21 @@ static void *worker_main(void *p)
 	return NULL;
 }
 
+/* A child of fork() has none of the workers: it starts its own. */
+static void forked(void)
+{
+	nworkers = 0;
+	pthread_mutex_init(&pool_mu, NULL);
+	pthread_mutex_init(&wake_mu, NULL);
+	pthread_cond_init(&wake_cv, NULL);
+}
+
 /* Workers 1..nt-1 running; 0 when they cannot be had. */
 static int pool_grow(int nt)
 {
+	static int hooked;
+	if (!hooked)
+		hooked = !pthread_atfork(NULL, NULL, forked);
 	while (nworkers < nt - 1) {
 		born[nworkers + 1] = atomic_load_explicit(&word, memory_order_relaxed) >> 8;
 		pthread_t th;

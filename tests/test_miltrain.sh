@@ -109,6 +109,20 @@ has torch-steps "$T/out" "steps 120"
 expect again-1 0 "mil-train -l $T/c/labels.csv --split 6:2:2 --seed 3 $FAST --epochs 3 $T/c/emb.mpk > $T/c/a1.mpk"
 expect again-2 0 "mil-train -l $T/c/labels.csv --split 6:2:2 --seed 3 $FAST --epochs 3 $T/c/emb.mpk > $T/c/a2.mpk"
 same deterministic $T/c/a1.mpk $T/c/a2.mpk
+# the thread count changes nothing: bags large enough that every pass of
+# a step (GEMMs, dropout mask, epilogues, bias sums, Adam) is split
+mkdir $T/j
+$PY $G perf $T/j/bags.mpk 12 600 64 5
+for p in fp32 bf16; do
+	mil-train --precision $p --version > /dev/null 2>&1 || continue
+	for j in 1 2 3; do
+		expect threads-$p-$j 0 "mil-train -l $T/j/bags.mpk.csv --split 6:2:4 --epochs 2 --min-epochs 2 -j $j --precision $p --run-id r --predictions $T/j/pred-$p-$j.mpk $T/j/bags.mpk > $T/j/res-$p-$j.mpk"
+	done
+	for j in 2 3; do
+		same threads-$p-pred-$j $T/j/pred-$p-1.mpk $T/j/pred-$p-$j.mpk
+		same threads-$p-res-$j $T/j/res-$p-1.mpk $T/j/res-$p-$j.mpk
+	done
+done
 expect other-seed 0 "mil-train -l $T/c/labels.csv --split 6:2:2 --seed 4 $FAST --epochs 3 $T/c/emb.mpk > $T/c/a3.mpk"
 cmp -s $T/c/a1.mpk $T/c/a3.mpk && fail "another seed, the same results" || pass
 expect runs 0 "mil-train -l $T/c/labels.csv --splits $T/c/splits.csv --runs 2 --bootstrap 200 --epochs 5 $FAST --weighted --batch 2 $T/c/emb.mpk | frame-cat"
