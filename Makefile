@@ -51,7 +51,7 @@ PIPELINES := pretrain extract-features bench-wsi-cls bench-survival \
             bench-roi-cls bench-retrieval bench-report bench-vqa make-text-sets \
             suite scale
 
-.PHONY: all test check check-asan demo deps install fuzz perf clean info
+.PHONY: all test check check-asan tsan-par demo deps install fuzz perf clean info
 all: info $(PROGS)
 
 info:
@@ -97,7 +97,18 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 # Plain build and tests, then the same suite under ASan + UBSan.
 test: deps
 	$(MAKE) check
+	$(MAKE) tsan-par
 	$(MAKE) check-asan
+
+# The thread pool under ThreadSanitizer (its test alone: the rest of the
+# library runs its threads through it). die_after_fork=0: the test forks
+# on purpose.
+tsan-par: $(BUILD)/tsan/test_par
+	TSAN_OPTIONS="die_after_fork=0 halt_on_error=1" $(BUILD)/tsan/test_par
+
+$(BUILD)/tsan/test_par: tests/test_par.c common/par.c common/par.h tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=thread -O1 -g -std=c11 -D_GNU_SOURCE -Icommon $(filter %.c,$^) -lpthread -o $@
 
 check: all $(TESTS)
 	sh tests/run-tests.sh $(BUILD)/tests $(BINDIR)
