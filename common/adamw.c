@@ -64,16 +64,11 @@ void pfm_adamw_step(float *param, const float *grad, float *m, float *v,
 	float feps = (float)eps, wd = (float)o->weight_decay;
 	float decay = (float)(1 - o->lr * o->weight_decay);
 	int mode = o->decoupled ? 2 : o->weight_decay != 0 ? 1 : 0;
-	/* a thread for at least 64k parameters: below that it does not pay */
-	size_t nblk = n / 4096;
-	int nt = o->threads > 1 ? o->threads : 1;
-	if ((size_t)nt > n / 65536)
-		nt = (int)(n / 65536);
-	if (nt > 1) {
-		adam_args a = {param, m, v, grad, fb1, fa1, fb2, fa2, step, bc2, feps, wd, decay, mode};
-		pfm_par_for(nt, (int)nblk, adam_blocks, &a);
-		size_t done = nblk * 4096;
-		param += done, grad += done, m += done, v += done, n -= done;
-	}
-	adam_loop(param, grad, m, v, n, fb1, fa1, fb2, fa2, step, bc2, feps, wd, decay, mode);
+	/* blocks of 4096, at least 16 (64k parameters) a thread: below
+	 * that a thread does not pay */
+	size_t nblk = n / 4096, done = nblk * 4096;
+	adam_args a = {param, m, v, grad, fb1, fa1, fb2, fa2, step, bc2, feps, wd, decay, mode};
+	pfm_par_for_min(o->threads, (int)nblk, 16, adam_blocks, &a);
+	adam_loop(param + done, grad + done, m + done, v + done, n - done, fb1, fa1, fb2,
+		  fa2, step, bc2, feps, wd, decay, mode);
 }

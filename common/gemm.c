@@ -63,11 +63,8 @@ void pfm_sgemm(int tA, int tB, int M, int N, int K, float alpha,
 {
 #ifdef PFM_DNNL
 	gemm_args a = {tA, tB, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
-	int nt = pfm_gemm_threads();
 	/* Blocks of at least 64 rows, so that threads pay for themselves. */
-	if (nt > M / 64)
-		nt = M / 64;
-	pfm_par_for(nt < 1 ? 1 : nt, M, gemm_rows, &a);
+	pfm_par_for_min(pfm_gemm_threads(), M, 64, gemm_rows, &a);
 #else
 	cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans,
 		    tB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,

@@ -12,7 +12,6 @@
 #include "gemm.h"
 
 #include <string.h>
-#include <unistd.h>
 
 #include "par.h"
 #include "vit_math.h"
@@ -37,17 +36,11 @@ static void round_blocks(void *ctx, int lo, int hi)
 
 void pfm_bf16_round_par(uint16_t *out, const float *in, size_t n)
 {
-	/* a thread for at least 128k values; blocks of 16k */
+	/* blocks of 16k values, at least 8 (128k values) a thread */
 	size_t nblk = n >> 14;
-	int nt = pfm_gemm_threads();
-	if ((size_t)nt > n >> 17)
-		nt = (int)(n >> 17);
-	if (nt > 1) {
-		round_args a = {out, in};
-		pfm_par_for(nt, (int)nblk, round_blocks, &a);
-		out += nblk << 14, in += nblk << 14, n -= nblk << 14;
-	}
-	pfm_bf16_round(out, in, n);
+	round_args a = {out, in};
+	pfm_par_for_min(pfm_gemm_threads(), (int)nblk, 8, round_blocks, &a);
+	pfm_bf16_round(out + (nblk << 14), in + (nblk << 14), n - (nblk << 14));
 }
 
 #ifdef PFM_DNNL
@@ -236,11 +229,8 @@ int pfm_gemm_bf16(int tA, int tB, int M, int N, int K, const uint16_t *A,
 	}
 	bf_args g = {.tA = !!tA, .tB = !!tB, .N = N, .K = K, .acc = !!accumulate,
 		     .A = A, .B = B, .C = C, .lda = lda, .ldb = ldb, .ldc = ldc};
-	int nt = pfm_gemm_threads();
 	/* blocks of at least 64 rows, so that threads pay for themselves */
-	if (nt > M / 64)
-		nt = M / 64;
-	pfm_par_for(nt < 1 ? 1 : nt, M, bf_rows, &g);
+	pfm_par_for_min(pfm_gemm_threads(), M, 64, bf_rows, &g);
 	if (atomic_load(&g.failed))
 		return pfm_errf(e, "oneDNN: a bf16 matrix product (%d x %d x %d) failed", M, N, K);
 	return 0;

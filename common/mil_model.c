@@ -118,14 +118,8 @@ CLONES static void gate_mul(float *restrict dh, const float *restrict g,
  * own, so the results do not depend on the split. */
 static void par_rows(int n, size_t per, void (*fn)(void *, int, int), void *ctx)
 {
-	int nt = pfm_gemm_threads();
-	size_t most = (size_t)n * per / 65536;
-	if ((size_t)nt > most)
-		nt = (int)most;
-	if (nt > 1)
-		pfm_par_for(nt, n, fn, ctx);
-	else
-		fn(ctx, 0, n);
+	size_t rows = (65536 + per - 1) / per;
+	pfm_par_for_min(pfm_gemm_threads(), n, rows < (size_t)n ? (int)rows : n, fn, ctx);
 }
 
 typedef struct {
@@ -361,6 +355,29 @@ static int reserve(pfm_mil *m, int n, pfm_err *e)
 	return 0;
 }
 
+/* The bf16 copy of weight tensor t (W1, WA or WB) in m->wb. */
+static uint16_t *wbf(const pfm_mil *m, int t)
+{
+	size_t off = t == PFM_MIL_W1 ? 0 : m->size[PFM_MIL_W1];
+	if (t == PFM_MIL_WB)
+		off += m->size[PFM_MIL_WA];
+	return m->wb + off;
+}
+
+/* out[n, N] = in[n, K] W_t^T: fp32, or in bf16 from in16 (in, rounded)
+ * and W_t, rounded now into its bf16 copy. */
+static int lin_fwd(pfm_mil *m, int t, const float *in, const uint16_t *in16,
+		   int n, int K, int N, float *out, pfm_err *e)
+{
+	if (!m->c.bf16) {
+		pfm_sgemm(0, 1, n, N, K, 1.0f, in, K, m->t[t], K, 0.0f, out, N);
+		return 0;
+	}
+	uint16_t *w = wbf(m, t);
+	pfm_bf16_round_par(w, m->t[t], m->size[t]);
+	return pfm_gemm_bf16(0, 1, n, N, K, in16, K, w, K, 0, out, N, e);
+}
+
 int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
 		    float *logits, pfm_err *e)
 {
@@ -375,16 +392,10 @@ int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
 	size_t nP = (size_t)n * P;
 	/* projection: h = dropout(relu(x W1^T + b1)) */
 	if (c->proj) {
-		if (c->bf16) {
+		if (c->bf16)
 			pfm_bf16_round_par(m->xb, x, (size_t)n * c->d);
-			pfm_bf16_round_par(m->wb, m->t[PFM_MIL_W1], m->size[PFM_MIL_W1]);
-			if (pfm_gemm_bf16(0, 1, n, P, c->d, m->xb, c->d, m->wb, c->d, 0,
-					  m->z1, P, e))
-				return -1;
-		} else {
-			pfm_sgemm(0, 1, n, P, c->d, 1.0f, x, c->d, m->t[PFM_MIL_W1],
-				  c->d, 0.0f, m->z1, P);
-		}
+		if (lin_fwd(m, PFM_MIL_W1, x, m->xb, n, c->d, P, m->z1, e))
+			return -1;
 		rows_args ra = {.z = m->z1, .h = m->h,
 				.hb = c->bf16 && c->pool == PFM_POOL_ATTN ? m->hb : NULL,
 				.b = m->t[PFM_MIL_B1], .mask = mask, .P = P, .relu = c->proj_relu};
@@ -400,29 +411,15 @@ int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
 	const float *h = m->hp;
 	float *pooled = m->act;
 	if (c->pool == PFM_POOL_ATTN) {
-		if (c->bf16) {
-			uint16_t *wa = m->wb + m->size[PFM_MIL_W1];
-			if (!c->proj) /* else the projection's epilogue made hb */
-				pfm_bf16_round_par(m->hb, h, nP);
-			pfm_bf16_round_par(wa, m->t[PFM_MIL_WA], m->size[PFM_MIL_WA]);
-			if (pfm_gemm_bf16(0, 1, n, H, P, m->hb, P, wa, P, 0, m->ua, H, e))
-				return -1;
-		} else {
-			pfm_sgemm(0, 1, n, H, P, 1.0f, h, P, m->t[PFM_MIL_WA], P,
-				  0.0f, m->ua, H);
-		}
+		if (c->bf16 && !c->proj) /* else the projection's epilogue made hb */
+			pfm_bf16_round_par(m->hb, h, nP);
+		if (lin_fwd(m, PFM_MIL_WA, h, m->hb, n, P, H, m->ua, e))
+			return -1;
 		tanh_bias(m->ua, m->t[PFM_MIL_BA], n, H);
 		float *g = m->ua;
 		if (c->gated) {
-			if (c->bf16) {
-				uint16_t *wg = m->wb + m->size[PFM_MIL_W1] + m->size[PFM_MIL_WA];
-				pfm_bf16_round_par(wg, m->t[PFM_MIL_WB], m->size[PFM_MIL_WB]);
-				if (pfm_gemm_bf16(0, 1, n, H, P, m->hb, P, wg, P, 0, m->ub, H, e))
-					return -1;
-			} else {
-				pfm_sgemm(0, 1, n, H, P, 1.0f, h, P, m->t[PFM_MIL_WB], P,
-					  0.0f, m->ub, H);
-			}
+			if (lin_fwd(m, PFM_MIL_WB, h, m->hb, n, P, H, m->ub, e))
+				return -1;
 			/* dua holds the gated product until backward */
 			sigmoid_bias_prod(m->ub, m->t[PFM_MIL_BB], m->ua, m->dua, n, H);
 			g = m->dua;
@@ -539,12 +536,12 @@ int pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits, pfm_err *
 		m->g[PFM_MIL_BC][0] += sum;
 		(void)nH;
 		if (c->bf16) {
-			const uint16_t *wa = m->wb + m->size[PFM_MIL_W1];
 			if (linear_back_bf16(m, need_dh ? dh : NULL, m->g[PFM_MIL_WA],
-					     m->g[PFM_MIL_BA], m->dua, 0, m->hb, wa, n, P, H, e) ||
+					     m->g[PFM_MIL_BA], m->dua, 0, m->hb,
+					     wbf(m, PFM_MIL_WA), n, P, H, e) ||
 			    (c->gated && linear_back_bf16(m, need_dh ? dh : NULL, m->g[PFM_MIL_WB],
 							  m->g[PFM_MIL_BB], m->dub, 0, m->hb,
-							  wa + m->size[PFM_MIL_WA], n, P, H, e)))
+							  wbf(m, PFM_MIL_WB), n, P, H, e)))
 				return -1;
 		} else {
 			pfm_linear_backward(need_dh ? dh : NULL, m->g[PFM_MIL_WA], m->g[PFM_MIL_BA],
@@ -570,7 +567,7 @@ int pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits, pfm_err *
 		 &(rows_args){.dh = dh, .z = m->z1, .hb = c->bf16 ? m->gb : NULL, .P = P});
 	if (c->bf16)
 		return linear_back_bf16(m, NULL, m->g[PFM_MIL_W1], m->g[PFM_MIL_B1], dh, 1,
-					m->xb, m->wb, n, c->d, P, e);
+					m->xb, wbf(m, PFM_MIL_W1), n, c->d, P, e);
 	pfm_linear_backward(NULL, m->g[PFM_MIL_W1], m->g[PFM_MIL_B1], dh, x,
 			    m->t[PFM_MIL_W1], n, c->d, P);
 	return 0;

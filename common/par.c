@@ -194,3 +194,10 @@ void pfm_par_for(int nt, int n, void (*fn)(void *ctx, int lo, int hi),
 	}
 	spawn_run(r, nt);
 }
+
+void pfm_par_for_min(int nt, int n, int min_per,
+		     void (*fn)(void *ctx, int lo, int hi), void *ctx)
+{
+	int most = min_per > 1 ? n / min_per : n;
+	pfm_par_for(nt < most ? nt : most, n, fn, ctx);
+}

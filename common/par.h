@@ -10,6 +10,10 @@
  * cannot start runs on the caller's after the others. */
 void pfm_par_for(int nt, int n, void (*fn)(void *ctx, int lo, int hi),
 		 void *ctx);
+/* The same with at most n / min_per threads (at least one): work too
+ * small to pay for a thread stays on the caller's. */
+void pfm_par_for_min(int nt, int n, int min_per,
+		     void (*fn)(void *ctx, int lo, int hi), void *ctx);
 
 /* pfm_linear / pfm_linear_bwd (vit_kernels.h, vit_grad.h) on nt
  * threads: rows of the output (and of dx) split across threads, the
