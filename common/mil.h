@@ -86,8 +86,10 @@ typedef struct {
 	float *dact;
 	int n;        /* instances of the last forward */
 	/* bf16: x, h and a gradient of the last bag, and W1, Wa, Wb as
-	 * rounded for it */
+	 * rounded for it; x16 is xb, or the caller's bf16 rows */
 	uint16_t *xb, *hb, *gb, *wb;
+	const uint16_t *x16;
+	int xcap;     /* rows xb holds */
 } pfm_mil;
 
 /* Allocate, and initialise the weights from r. */
@@ -99,9 +101,17 @@ void pfm_mil_describe(const pfm_mil *m, char *buf, size_t n);
 /* Forward one bag x[n,d] into logits[nout]. mask: NULL (no dropout) or
  * [n,P] multipliers (0 or 1/(1-p)) for the projected instances. The
  * activations stay for pfm_mil_backward and m->att holds the attention
- * weights (attention pooling). x and mask must outlive the backward. */
-int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
-		    float *logits, pfm_err *e);
+ * weights (attention pooling). x and mask must outlive the backward.
+ * A bf16 model with a projection may be given the rows already rounded
+ * to bf16 in xb instead (x NULL), as a bag set stored in bf16 holds
+ * them: the same results, without rounding them again at each step
+ * (pfm_mil_rows16 says when a model can take them). */
+int pfm_mil_forward(pfm_mil *m, const float *x, const uint16_t *xb, int n,
+		    const float *mask, float *logits, pfm_err *e);
+/* Whether a model of configuration c reads its input rows only through
+ * bf16 products (bf16 with a projection): then they may be stored in
+ * bf16. */
+int pfm_mil_rows16(const pfm_mil_config *c);
 /* Backward of the last forward from dlogits[nout]: gradients are added
  * to m->grads. Fails only when a bf16 product cannot run. */
 int pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits, pfm_err *e);
@@ -119,6 +129,7 @@ enum { PFM_TASK_CLS, PFM_TASK_SURV };
 
 typedef struct {
 	const float *x;    /* [n,d] */
+	const uint16_t *xb; /* or those rows in bf16 (pfm_mil_forward) */
 	int n;
 	int y;             /* class, or survival bin */
 	int censored;      /* survival: 1 when censored */
@@ -177,6 +188,8 @@ typedef struct {
 	char *id;
 	int n, cap;
 	float *x;       /* [n,d] */
+	uint16_t *xb;   /* [n,d] rounded to bf16, instead of x when the set
+			 * stores bf16 */
 	int64_t *xy;    /* [n,2] level-0 x, y of the source tiles */
 	float *box;     /* [n,3] tile width, height (pixels) and mpp; 0 unknown */
 	int has_xy;     /* every instance has coordinates */
@@ -186,6 +199,9 @@ typedef struct {
 
 typedef struct {
 	const char *want_emb; /* emb.NAME to use; NULL: the only one */
+	int bf16;             /* store the rows rounded to bf16 (set before
+			       * the first frame): half the memory, for a
+			       * model that reads them only so */
 	char *emb;            /* the one used */
 	int d;                /* width, from the first frame */
 	int nbags, cap;
@@ -193,6 +209,8 @@ typedef struct {
 	int *hash;            /* open addressing over bags, -1 empty */
 	int hcap;
 	uint64_t frames, other; /* embedding frames taken, other frames skipped */
+	float *tmp;           /* bf16: a frame's rows before rounding */
+	size_t tmp_cap;
 } pfm_bagset;
 
 /* Take one frame (embedding or tile frames carrying emb; other types are

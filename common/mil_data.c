@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "csv.h"
+#include "gemm.h"
 #include "mem.h"
 #include "metrics.h"
 #include "mil.h"
@@ -234,8 +235,11 @@ int pfm_bagset_add(pfm_bagset *s, const pfm_frame *f, const char *src,
 	int need = bag->n + (int)n;
 	if (need > bag->cap) {
 		int cap = need > 2 * bag->cap ? need : 2 * bag->cap;
-		float *x = realloc(bag->x, sizeof *x * (size_t)cap * d);
-		if (x)
+		void *x = s->bf16 ? realloc(bag->xb, sizeof *bag->xb * (size_t)cap * d)
+				  : realloc(bag->x, sizeof *bag->x * (size_t)cap * d);
+		if (x && s->bf16)
+			bag->xb = x;
+		else if (x)
 			bag->x = x;
 		int64_t *xy = realloc(bag->xy, sizeof *xy * (size_t)cap * 2);
 		if (xy)
@@ -248,12 +252,24 @@ int pfm_bagset_add(pfm_bagset *s, const pfm_frame *f, const char *src,
 					bag->id, need, s->d);
 		bag->cap = cap;
 	}
+	size_t cnt = (size_t)n * d;
 	float *x = bag->x + (size_t)bag->n * d;
-	long bad = pfm_tensor_copy_f32(x, &t, (size_t)n * d);
+	if (s->bf16) {
+		if (cnt > s->tmp_cap) {
+			float *tp = realloc(s->tmp, sizeof *tp * cnt);
+			if (!tp)
+				return pfm_errf(e, "out of memory (slide '%s')", bag->id);
+			s->tmp = tp, s->tmp_cap = cnt;
+		}
+		x = s->tmp;
+	}
+	long bad = pfm_tensor_copy_f32(x, &t, cnt);
 	if (bad >= 0)
 		return pfm_errf(e, "%s: frame %llu (slide '%s'): emb.%s[%ld] is %s",
 				src, fi, bag->id, s->emb, bad,
 				isnan(x[bad]) ? "NaN" : "infinite");
+	if (s->bf16)
+		pfm_bf16_round(bag->xb + (size_t)bag->n * d, x, cnt);
 	/* where the instances came from */
 	int64_t *xy = bag->xy + (size_t)bag->n * 2;
 	float *box = bag->box + (size_t)bag->n * 3;
@@ -359,12 +375,14 @@ void pfm_bagset_free(pfm_bagset *s)
 {
 	for (int b = 0; b < s->nbags; b++) {
 		free(s->bags[b].id), free(s->bags[b].src);
-		free(s->bags[b].x), free(s->bags[b].xy), free(s->bags[b].box);
+		free(s->bags[b].x), free(s->bags[b].xb), free(s->bags[b].xy),
+			free(s->bags[b].box);
 	}
-	free(s->bags), free(s->hash), free(s->emb);
+	free(s->bags), free(s->hash), free(s->emb), free(s->tmp);
 	const char *want = s->want_emb;
+	int bf16 = s->bf16;
 	memset(s, 0, sizeof *s);
-	s->want_emb = want;
+	s->want_emb = want, s->bf16 = bf16;
 }
 
 /* ---- labels ---- */

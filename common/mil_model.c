@@ -348,7 +348,7 @@ static int reserve(pfm_mil *m, int n, pfm_err *e)
 	    grow(&m->dh, nP) || grow(&m->att, cap) || grow(&m->ds, cap) ||
 	    (attn && (grow(&m->ua, nH) || grow(&m->ub, nH) ||
 		      grow(&m->dua, nH) || grow(&m->dub, nH))) ||
-	    (m->c.bf16 && (grow16(&m->xb, (size_t)cap * m->c.d) || grow16(&m->hb, nP) ||
+	    (m->c.bf16 && (grow16(&m->hb, nP) ||
 			   grow16(&m->gb, nP > nH ? nP : nH))))
 		return pfm_errf(e, "out of memory for a bag of %d instances", n);
 	m->cap = cap;
@@ -378,13 +378,20 @@ static int lin_fwd(pfm_mil *m, int t, const float *in, const uint16_t *in16,
 	return pfm_gemm_bf16(0, 1, n, N, K, in16, K, w, K, 0, out, N, e);
 }
 
-int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
-		    float *logits, pfm_err *e)
+int pfm_mil_rows16(const pfm_mil_config *c)
+{
+	return c->bf16 && c->proj > 0;
+}
+
+int pfm_mil_forward(pfm_mil *m, const float *x, const uint16_t *xb, int n,
+		    const float *mask, float *logits, pfm_err *e)
 {
 	const pfm_mil_config *c = &m->c;
 	int P = m->P, H = c->attn;
 	if (n < 1)
 		return pfm_errf(e, "empty bag");
+	if (!x && !(xb && pfm_mil_rows16(c)))
+		return pfm_errf(e, "internal: this model needs its rows in float32");
 	if (reserve(m, n, e))
 		return -1;
 	m->n = n;
@@ -392,9 +399,17 @@ int pfm_mil_forward(pfm_mil *m, const float *x, int n, const float *mask,
 	size_t nP = (size_t)n * P;
 	/* projection: h = dropout(relu(x W1^T + b1)) */
 	if (c->proj) {
-		if (c->bf16)
+		if (c->bf16 && !xb) {
+			/* grown apart from the rest: unused when given xb */
+			if (n > m->xcap) {
+				if (grow16(&m->xb, (size_t)m->cap * c->d))
+					return pfm_errf(e, "out of memory for a bag of %d instances", n);
+				m->xcap = m->cap;
+			}
 			pfm_bf16_round_par(m->xb, x, (size_t)n * c->d);
-		if (lin_fwd(m, PFM_MIL_W1, x, m->xb, n, c->d, P, m->z1, e))
+		}
+		m->x16 = c->bf16 && xb ? xb : m->xb;
+		if (lin_fwd(m, PFM_MIL_W1, x, m->x16, n, c->d, P, m->z1, e))
 			return -1;
 		rows_args ra = {.z = m->z1, .h = m->h,
 				.hb = c->bf16 && c->pool == PFM_POOL_ATTN ? m->hb : NULL,
@@ -567,7 +582,7 @@ int pfm_mil_backward(pfm_mil *m, const float *x, const float *dlogits, pfm_err *
 		 &(rows_args){.dh = dh, .z = m->z1, .hb = c->bf16 ? m->gb : NULL, .P = P});
 	if (c->bf16)
 		return linear_back_bf16(m, NULL, m->g[PFM_MIL_W1], m->g[PFM_MIL_B1], dh, 1,
-					m->xb, wbf(m, PFM_MIL_W1), n, c->d, P, e);
+					m->x16, wbf(m, PFM_MIL_W1), n, c->d, P, e);
 	pfm_linear_backward(NULL, m->g[PFM_MIL_W1], m->g[PFM_MIL_B1], dh, x,
 			    m->t[PFM_MIL_W1], n, c->d, P);
 	return 0;
@@ -662,7 +677,7 @@ int pfm_mil_epoch(pfm_mil *m, const pfm_mil_item *items, int nitems,
 				pfm_mil_dropout_mask(mask, cnt, m->c.dropout, r);
 				mk = mask;
 			}
-			if (pfm_mil_forward(m, it->x, it->n, mk, logits, e)) {
+			if (pfm_mil_forward(m, it->x, it->xb, it->n, mk, logits, e)) {
 				rc = -1;
 				break;
 			}

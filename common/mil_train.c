@@ -76,8 +76,8 @@ typedef struct {
 	char unit[64];   /* "fold F, run R" for messages and logs */
 	double t0;
 	int epoch, best_epoch, epochs_done;
-	float *sub;      /* subsampled bags */
-	size_t sub_cap;
+	char *sub;       /* subsampled bags (float or bf16 rows) */
+	size_t sub_cap;  /* bytes */
 	int *perm;
 	size_t perm_cap;
 } run_ctx;
@@ -108,7 +108,7 @@ static int evaluate(run_ctx *c, pfm_mil *m, evalset *v, slide_hook hook,
 	for (int i = 0; i < v->n; i++) {
 		int s = v->idx[i];
 		const pfm_bag *bag = &c->bags->bags[d->bag[s]];
-		if (pfm_mil_forward(m, bag->x, bag->n, NULL, logits, e))
+		if (pfm_mil_forward(m, bag->x, bag->xb, bag->n, NULL, logits, e))
 			return pfm_err_prefix(e, "%s: slide '%s'", c->unit, bag->id);
 		v->y[i] = d->y[s];
 		v->event[i] = d->event[s];
@@ -183,26 +183,28 @@ static int write_metric_frame(run_ctx *c, int64_t step, int epoch, const char *s
 	return 0;
 }
 
-/* Rows of a bag for training: all, or max_tiles drawn without
- * replacement (kept in their order). */
-static const float *train_rows(run_ctx *c, const pfm_bag *bag, int *n,
-			       pfm_rng *r, size_t slot, pfm_err *e)
+/* Rows of a bag for training into it (x, or xb when the bags are
+ * stored in bf16): all, or max_tiles drawn without replacement (kept in
+ * their order). */
+static int train_rows(run_ctx *c, const pfm_bag *bag, pfm_mil_item *it,
+		      pfm_rng *r, size_t slot, pfm_err *e)
 {
 	int mt = c->o->max_tiles, d = c->bags->d;
+	it->x = bag->x, it->xb = bag->xb;
 	if (!mt || bag->n <= mt) {
-		*n = bag->n;
-		return bag->x;
+		it->n = bag->n;
+		return 0;
 	}
-	size_t need = (slot + 1) * (size_t)mt * d;
-	if (need > c->sub_cap) {
+	size_t es = bag->xb ? sizeof *bag->xb : sizeof *bag->x, row = es * d;
+	if ((slot + 1) * (size_t)mt * row > c->sub_cap) {
 		/* slots of earlier bags in this batch must stay valid: the
 		 * caller reserves the whole batch first */
-		return pfm_errf(e, "internal: subsample buffer"), NULL;
+		return pfm_errf(e, "internal: subsample buffer");
 	}
 	if ((size_t)bag->n > c->perm_cap) {
 		int *p = realloc(c->perm, sizeof *p * bag->n);
 		if (!p)
-			return pfm_errf(e, "out of memory"), NULL;
+			return pfm_errf(e, "out of memory");
 		c->perm = p, c->perm_cap = bag->n;
 	}
 	for (int i = 0; i < bag->n; i++)
@@ -220,11 +222,14 @@ static const float *train_rows(run_ctx *c, const pfm_bag *bag, int *n,
 			c->perm[j] = c->perm[j - 1];
 			c->perm[j - 1] = t;
 		}
-	float *out = c->sub + slot * (size_t)mt * d;
+	char *out = c->sub + slot * (size_t)mt * row;
+	const char *in = bag->xb ? (const char *)bag->xb : (const char *)bag->x;
 	for (int i = 0; i < mt; i++)
-		memcpy(out + (size_t)i * d, bag->x + (size_t)c->perm[i] * d, sizeof *out * d);
-	*n = mt;
-	return out;
+		memcpy(out + (size_t)i * row, in + (size_t)c->perm[i] * row, row);
+	it->n = mt;
+	it->x = bag->xb ? NULL : (const float *)out;
+	it->xb = bag->xb ? (const uint16_t *)out : NULL;
+	return 0;
 }
 
 static int write_weights(const char *path, const pfm_mil *m, pfm_err *e)
@@ -519,9 +524,9 @@ static int one_run(run_ctx *c, const pfm_mil_splits *s, pfm_err *e)
 		goto out;
 	}
 	if (o->max_tiles) {
-		size_t need = (size_t)B * o->max_tiles * mc.d;
+		size_t need = (size_t)B * o->max_tiles * mc.d * sizeof(float);
 		if (need > c->sub_cap) {
-			float *sb = realloc(c->sub, sizeof *sb * need);
+			char *sb = realloc(c->sub, need);
 			if (!sb) {
 				free(order);
 				pfm_errf(e, "out of memory");
@@ -584,8 +589,7 @@ static int one_run(run_ctx *c, const pfm_mil_splits *s, pfm_err *e)
 			for (int q = 0; q < nb; q++) {
 				int sl = order[start + q];
 				const pfm_bag *bag = &c->bags->bags[d->bag[sl]];
-				items[q].x = train_rows(c, bag, &items[q].n, &rsub, q, e);
-				if (!items[q].x)
+				if (train_rows(c, bag, &items[q], &rsub, q, e))
 					goto fail_loop;
 				items[q].y = d->y[sl];
 				items[q].censored = !d->event[sl];

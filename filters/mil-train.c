@@ -66,7 +66,8 @@ static const char usage[] =
 "  -j, --threads N         threads of the matrix products (default: the CPUs)\n"
 "      --precision P       fp32 (default) or bf16: the projection's and the\n"
 "                          attention's products with bf16 operands, summed in\n"
-"                          fp32 (about 2x faster where the CPU has AVX512-BF16)\n"
+"                          fp32 (about 2x faster where the CPU has AVX512-BF16);\n"
+"                          with a projection, the embeddings are kept in bf16\n"
 "Output:\n"
 "  -o, --output SPEC       result frames (default -)\n"
 "      --predictions SPEC  a prediction frame per test slide (with attention)\n"
@@ -460,7 +461,9 @@ int main(int argc, char **argv)
 	pfm_gemm_set_threads(threads); /* 0: the CPUs */
 
 	pfm_err e = {0};
-	pfm_bagset bags = {.want_emb = emb};
+	/* a bf16 model reads the rows only rounded: keep them so, in half
+	 * the memory */
+	pfm_bagset bags = {.want_emb = emb, .bf16 = pfm_mil_rows16(mc)};
 	for (int i = 0; i < ninputs; i++)
 		if (pfm_bagset_read(&bags, inputs[i], &io, &e)) {
 			pfm_bagset_free(&bags);

@@ -57,6 +57,61 @@ typedef struct {
 
 static void put_i32(FILE *f, int v) { fwrite(&v, 4, 1, f); }
 
+/* A bf16 model given its rows already rounded (a bag set stored in bf16,
+ * x NULL) against the same model rounding float rows itself: the first
+ * batch's gradients, an epoch's losses and the weights after it, bit
+ * for bit. m holds the initial weights; r the epoch's generator. */
+static void check_rows16(const tcase *t, const pfm_mil *m, const pfm_mil_item *it,
+			 const pfm_mil_train_opts *o, pfm_rng r)
+{
+	pfm_mil mm[2];
+	pfm_err e = {0};
+	pfm_mil_item *it16 = calloc(t->nbags, sizeof *it16);
+	for (int b = 0; b < t->nbags; b++) {
+		size_t cnt = (size_t)it[b].n * t->c.d;
+		uint16_t *xb = malloc(sizeof *xb * cnt);
+		pfm_bf16_round(xb, it[b].x, cnt);
+		it16[b] = it[b];
+		it16[b].x = NULL;
+		it16[b].xb = xb;
+	}
+	double *loss[2];
+	float *g0 = malloc(sizeof *g0 * m->nparams);
+	for (int k = 0; k < 2; k++) {
+		pfm_rng ri = pfm_rng_seed(1, 1), rk = r;
+		const pfm_mil_item *v = k ? it16 : it;
+		CHECK(!pfm_mil_init(&mm[k], &t->c, &ri, &e), "%s: init: %s", t->name, e.msg);
+		memcpy(mm[k].params, m->params, sizeof *m->params * m->nparams);
+		float lg[16], dl[16];
+		CHECK(!pfm_mil_forward(&mm[k], v[0].x, v[0].xb, v[0].n, v[0].mask, lg, &e),
+		      "%s: rows %d: %s", t->name, k, e.msg);
+		pfm_mil_ce(lg, t->c.nout, v[0].y % t->c.nout, 1.0f, dl);
+		CHECK(!pfm_mil_backward(&mm[k], v[0].x, dl, &e), "%s: %s", t->name, e.msg);
+		if (!k)
+			memcpy(g0, mm[0].grads, sizeof *g0 * m->nparams);
+		else
+			CHECK(!memcmp(g0, mm[1].grads, sizeof *g0 * m->nparams),
+			      "%s: gradients from bf16 rows differ from float rows", t->name);
+		loss[k] = malloc(sizeof **loss * t->nbags);
+		CHECK(!pfm_mil_epoch(&mm[k], v, t->nbags, o, &rk, loss[k], &e),
+		      "%s: epoch from %s rows: %s", t->name, k ? "bf16" : "float", e.msg);
+	}
+	CHECK(!memcmp(loss[0], loss[1], sizeof **loss * t->nbags),
+	      "%s: the epoch's losses from bf16 rows differ from float rows", t->name);
+	CHECK(!memcmp(mm[0].params, mm[1].params, sizeof *m->params * m->nparams),
+	      "%s: the weights after an epoch from bf16 rows differ from float rows", t->name);
+	pfm_err ig;
+	float lg[16];
+	CHECK(pfm_mil_forward(&mm[0], NULL, NULL, it[0].n, NULL, lg, &ig) != 0,
+	      "%s: a forward without rows is refused", t->name);
+	for (int k = 0; k < 2; k++)
+		free(loss[k]), pfm_mil_free(&mm[k]);
+	free(g0);
+	for (int b = 0; b < t->nbags; b++)
+		free((void *)it16[b].xb);
+	free(it16);
+}
+
 static void run_c(tcase *t, uint64_t seed)
 {
 	pfm_rng r = pfm_rng_seed(seed, 1);
@@ -108,7 +163,7 @@ static void run_c(tcase *t, uint64_t seed)
 		float lg[16], dl[16];
 		pfm_mil_zero_grad(&m);
 		for (int b = 0; b < nb; b++) {
-			pfm_mil_forward(&m, it[b].x, it[b].n, it[b].mask, lg, &e);
+			pfm_mil_forward(&m, it[b].x, NULL, it[b].n, it[b].mask, lg, &e);
 			if (t->task == PFM_TASK_CLS)
 				pfm_mil_ce(lg, t->c.nout, it[b].y, 1.0f / nb, dl);
 			else
@@ -117,14 +172,16 @@ static void run_c(tcase *t, uint64_t seed)
 		}
 		memcpy(t->grad, m.grads, sizeof *t->grad * m.nparams);
 	}
+	if (pfm_mil_rows16(&t->c))
+		check_rows16(t, &m, it, &o, r);
 	t->loss = malloc(sizeof *t->loss * t->nbags);
 	CHECK(!pfm_mil_epoch(&m, it, t->nbags, &o, &r, t->loss, &e), "%s: epoch: %s", t->name, e.msg);
 	t->param = malloc(sizeof *t->param * m.nparams);
 	memcpy(t->param, m.params, sizeof *t->param * m.nparams);
 	t->logits = malloc(sizeof *t->logits * t->nbags * t->c.nout);
 	for (int b = 0; b < t->nbags; b++)
-		pfm_mil_forward(&m, it[b].x, it[b].n, NULL, t->logits + b * t->c.nout, &e);
-	pfm_mil_forward(&m, it[0].x, it[0].n, NULL, t->logits, &e);
+		pfm_mil_forward(&m, it[b].x, NULL, it[b].n, NULL, t->logits + b * t->c.nout, &e);
+	pfm_mil_forward(&m, it[0].x, NULL, it[0].n, NULL, t->logits, &e);
 	t->n0 = it[0].n;
 	if (t->c.pool == PFM_POOL_ATTN) {
 		t->att = malloc(sizeof *t->att * t->n0);
