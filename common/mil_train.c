@@ -142,6 +142,44 @@ static int evaluate(run_ctx *c, pfm_mil *m, evalset *v, slide_hook hook,
 	return 0;
 }
 
+/* Whether the AUC (every class present: one-vs-rest, as sklearn) or the
+ * c-index (a comparable pair) of a split of slides idx[n] is undefined,
+ * as an error naming why. */
+static int undefined_metric(const run_ctx *c, const int *idx, int n,
+			    const char *split, const char *which, pfm_err *e)
+{
+	const pfm_mil_data *d = c->d;
+	if (d->task == PFM_TASK_CLS) {
+		for (int k = 0; k < d->nclass; k++) {
+			int i = 0;
+			while (i < n && d->y[idx[i]] != k)
+				i++;
+			if (i == n)
+				return pfm_errf(e, "%s: the %s split (%d slides) has no slide of class "
+						"'%s', so its AUC (one-vs-rest, as sklearn's)%s is undefined",
+						c->unit, split, n, d->classes[k], which);
+		}
+		return 0;
+	}
+	double first = INFINITY, last = -INFINITY;
+	for (int i = 0; i < n; i++) {
+		if (d->event[idx[i]] && d->time[idx[i]] < first)
+			first = d->time[idx[i]];
+		if (d->time[idx[i]] > last)
+			last = d->time[idx[i]];
+	}
+	/* sksurv's pairs: an event before another slide's time, or an
+	 * event and a censoring at the same time */
+	int pair = first < last;
+	for (int i = 0; i < n && !pair; i++)
+		pair = !d->event[idx[i]] && d->time[idx[i]] == first;
+	if (!pair)
+		return pfm_errf(e, "%s: the %s split (%d slides) has no comparable pair (an "
+				"event before another slide's time), so its c-index%s is undefined",
+				c->unit, split, n, which);
+	return 0;
+}
+
 /* The monitored value of a validation pass, lower is better. */
 static int monitored(run_ctx *c, const evalset *v, double *out, pfm_err *e)
 {
@@ -503,6 +541,11 @@ static int one_run(run_ctx *c, const pfm_mil_splits *s, pfm_err *e)
 			goto out;
 		}
 	}
+	/* metrics that will be undefined: say so now, not after training */
+	if (undefined_metric(c, te, nte, "test", "", e) ||
+	    (nva && o->monitor == PFM_MONITOR_AUC &&
+	     undefined_metric(c, va, nva, "validation", ", which --monitor auc follows,", e)))
+		goto out;
 	pfm_mil_config mc = o->model;
 	mc.d = c->bags->d;
 	mc.nout = d->task == PFM_TASK_CLS ? d->nclass : d->nbins;

@@ -436,6 +436,10 @@ int main(int argc, char **argv)
 		return pfm_usage_fail("give exactly one of --splits, --folds and --split");
 	if (o.heatmap_dir && !slides_file)
 		return pfm_usage_fail("--heatmap needs --slides (the slide paths)");
+	static const char no_error[] = "--monitor error needs a classification task, "
+				       "not survival: monitor loss or auc (the c-index)";
+	if (survival && o.monitor == PFM_MONITOR_ERROR)
+		return pfm_usage_fail("%s", no_error);
 	preset p;
 	int pool;
 	if (head_preset(head, &p, &pool))
@@ -482,6 +486,11 @@ int main(int argc, char **argv)
 	if (pfm_mil_data_load(&d, labels, &bags, &dopt, &e)) {
 		pfm_bagset_free(&bags);
 		return pfm_fail("%s", e.msg);
+	}
+	if (d.task == PFM_TASK_SURV && o.monitor == PFM_MONITOR_ERROR) {
+		pfm_mil_data_free(&d);
+		pfm_bagset_free(&bags);
+		return pfm_usage_fail("%s (%s has times and events)", no_error, labels);
 	}
 	int rc = 0;
 	if (d.nunlabelled) {

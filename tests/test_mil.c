@@ -298,10 +298,48 @@ static void loss_gradients(void)
 	}
 }
 
+/* Dropout masks: zeros at rate p (within 5 standard deviations), the
+ * rest exactly 1/(1-p) as torch scales them; the same mask on 1 and 3
+ * threads (counter-based draws) and the generator left in the same
+ * state; the next mask differs. Counts not divisible by 4 take the
+ * tail path. */
+static void dropout_masks(void)
+{
+	const float ps[] = {0.1f, 0.25f, 0.5f};
+	const size_t n = 1000003;
+	float *a = malloc(sizeof *a * n), *b = malloc(sizeof *b * n);
+	for (int q = 0; q < 3; q++) {
+		float p = ps[q], keep = 1.0f / (1.0f - p);
+		pfm_rng r1 = pfm_rng_seed(7 + q, 3), r3 = r1;
+		pfm_gemm_set_threads(1);
+		pfm_mil_dropout_mask(a, n, p, &r1);
+		pfm_gemm_set_threads(3);
+		pfm_mil_dropout_mask(b, n, p, &r3);
+		pfm_gemm_set_threads(1);
+		CHECK(!memcmp(a, b, sizeof *a * n), "dropout %.2f: the mask depends on the threads", p);
+		CHECK(r1.s == r3.s, "dropout %.2f: the generator's state depends on the threads", p);
+		size_t zeros = 0, other = 0;
+		for (size_t i = 0; i < n; i++) {
+			zeros += a[i] == 0.0f;
+			other += a[i] != 0.0f && a[i] != keep;
+		}
+		double rate = (double)zeros / n, sd = sqrt(p * (1 - p) / n);
+		CHECK(fabs(rate - p) < 5 * sd, "dropout %.2f: %zu zeros of %zu (rate %.5f)", p,
+		      zeros, n, rate);
+		CHECK(!other, "dropout %.2f: %zu values neither 0 nor 1/(1-p)", p, other);
+		pfm_mil_dropout_mask(b, n, p, &r1);
+		CHECK(memcmp(a, b, sizeof *a * n), "dropout %.2f: two masks in a row are equal", p);
+		printf("dropout %.2f: %zu of %zu dropped (rate %.5f, expected %.2f +- %.5f)\n", p,
+		       zeros, n, rate, p, sd);
+	}
+	free(a), free(b);
+}
+
 int main(void)
 {
 	const char *py = ".venv/bin/python";
 	loss_gradients();
+	dropout_masks();
 	if (access(py, X_OK)) {
 		CHECK(0, "%s missing: run `make deps` first", py);
 		return check_done();

@@ -192,7 +192,29 @@ has one-class-train "$T/err" "fold 0, run 0: the training split holds only class
 awk -F, 'NR == 1 {print "fold,slide_id,split"; next}
 	{print "0," $1 "," ($2 == "pos" && NR % 3 == 0 ? "test" : "train")}' $T/c/labels.csv > $T/one2.csv
 expect one-class-test 1 "mil-train -l $T/c/labels.csv --splits $T/one2.csv --epochs 1 $FAST $T/c/emb.mpk"
-has one-class-test "$T/err" "fold 0, run 0: test split (34 slides): AUC: only one class present"
+has one-class-test "$T/err" "mil-train: fold 0, run 0: the test split (34 slides) has no slide of class 'neg', so its AUC (one-vs-rest, as sklearn's) is undefined"
+# found before training: no epoch was logged
+expect one-class-test-early 1 "mil-train -l $T/c/labels.csv --splits $T/one2.csv --epochs 1 $FAST --log $T/one2-log.mpk $T/c/emb.mpk"
+[ ! -s $T/one2-log.mpk ] || [ "$(frame-cat -c -t metric $T/one2-log.mpk)" = 0 ] && pass ||
+	fail "one-class-test: an epoch trained before the error"
+# a validation split without a class: --monitor auc cannot follow it
+awk -F, 'NR == 1 {print "fold,slide_id,split"; next}
+	{print "0," $1 "," (NR % 5 == 0 ? "test" : ($2 == "pos" && NR % 5 == 1) ? "val" : "train")}' \
+	$T/c/labels.csv > $T/one3.csv
+expect one-class-val 1 "mil-train -l $T/c/labels.csv --splits $T/one3.csv --monitor auc $FAST $T/c/emb.mpk"
+has one-class-val "$T/err" "the validation split (20 slides) has no slide of class 'neg', so its AUC (one-vs-rest, as sklearn's), which --monitor auc follows, is undefined"
+expect one-class-val-loss 0 "mil-train -l $T/c/labels.csv --splits $T/one3.csv --epochs 2 $FAST $T/c/emb.mpk > /dev/null"
+# survival: --monitor error has no meaning, said before any training
+expect surv-monitor-error 2 "mil-train -l $T/s/labels.csv -k 4 --monitor error $FAST $T/s/emb.mpk"
+has surv-monitor-error "$T/err" "mil-train: --monitor error needs a classification task, not survival: monitor loss or auc (the c-index) ($T/s/labels.csv has times and events)"
+# a survival test split whose slides are all censored: no comparable pair
+awk -F, 'NR == 1 {print; next} {print $1 "," $2 "," (NR % 4 == 0 ? 0 : $3)}' $T/s/labels.csv > $T/s/cens.csv
+awk -F, 'NR == 1 {print "fold,slide_id,split"; next} {print "0," $1 "," (NR % 4 == 0 ? "test" : "train")}' \
+	$T/s/labels.csv > $T/s/cens-splits.csv
+expect surv-no-pair 1 "mil-train -l $T/s/cens.csv --splits $T/s/cens-splits.csv $FAST $T/s/emb.mpk"
+has surv-no-pair "$T/err" "mil-train: fold 0, run 0: the test split (50 slides) has no comparable pair (an event before another slide's time), so its c-index is undefined"
+expect surv-monitor-error-flag 2 "mil-train -l /nonexistent.csv -k 4 --survival --monitor error < /dev/null"
+has surv-monitor-error-flag "$T/err" "--monitor error needs a classification task"
 printf 'fold,slide_id,split\n0,slide-000,training\n' > $T/bad.csv
 expect bad-splits 1 "mil-train -l $T/c/labels.csv --splits $T/bad.csv $T/c/emb.mpk"
 has bad-splits "$T/err" "bad.csv:2: split 'training' is not train, val or test"
