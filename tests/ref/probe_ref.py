@@ -21,11 +21,40 @@ Xt[m*d]; int32 yt[m]; float32 init[k*d + k].
       Gaussian classes (means 1.2 apart in random directions, unit noise)
       as tile embedding frames with their label: DIR/train.jsonl,
       DIR/val.jsonl, DIR/test.jsonl (for frame-cat -J).
-  probe_ref.py check DIR RESULTS C
+  probe_ref.py check DIR RESULTS C [OPT]... [: DIR RESULTS C [OPT]...]...
       Every result of probe on DIR (frame-cat'd to JSON lines) but the
       linear head's (test_probe.c checks it against torch) against
       scikit-learn / numpy: knn, simpleshot and retrieval to 1e-12,
       logreg (sklearn run to tol 1e-8, probe --tol 1e-8) to 1e-6.
+      OPT: --k K, --temperature T, --vote weighted (the kNN's settings
+      probe ran with; default 20, 0.07, uniform). Several checks are
+      separated by ':'.
+  probe_ref.py init OUT D K SEED
+      Initial weights of a linear layer D -> K as torch draws them (each
+      weight and bias uniform in +-1/sqrt(D)), from numpy's generator
+      seeded with SEED, as probe --init reads them: raw float32 W [K,D]
+      then b [K].
+  probe_ref.py early DIR INIT [OPT]... : RESULTS [OPT]... [: RESULTS [OPT]...]
+      The linear head's early stopping, for each probe run (-m linear
+      --no-shuffle --init INIT -v DIR/val... on DIR/train, tested on
+      DIR/test; its results frame-cat'd in RESULTS) with its options OPT
+      (after the common ones, which they override): --lr, --wd, --batch,
+      --epochs, --patience, --min-epochs, --monitor loss|error as probe
+      takes them, --log LOG (probe's --log, frame-cat'd). torch
+      nn.Linear from INIT, AdamW, batches of DIR/train.jsonl in order;
+      after each epoch the mean cross-entropy (or the error) on
+      DIR/val.jsonl; an epoch improves when it is below the best so far
+      (strictly: the first of equals stays best); training stops at the
+      end of the first epoch that leaves P epochs in a row without
+      improvement, once at least M epochs ran (P = 0: never), and the
+      best epoch's weights are kept. RESULTS must give the same epochs
+      run and best epoch (meta), and every metric of the best epoch's
+      weights on DIR/test.jsonl as scikit-learn computes it (1e-9); LOG,
+      every step's loss (1e-5 relative). A case whose decisions or
+      test predictions lie within float32 noise of the other side (1e-4
+      between validation losses, relative, or logits; 1e-5 between test
+      probabilities) is too close to call: exit status 3, so that a pass
+      means something; 1 when probe differs.
 """
 import base64
 import json
@@ -174,10 +203,25 @@ def load(path):
     return np.array(X), lab
 
 
-def check(out, res, C):
-    from sklearn.linear_model import LogisticRegression
+def opt(args, f, v, conv=float):
+    return conv(args[args.index(f) + 1]) if f in args else v
+
+
+def sk_metric(m, yt, p, pr, k):
     from sklearn.metrics import (accuracy_score, balanced_accuracy_score,
                                  cohen_kappa_score, f1_score, roc_auc_score)
+    return {"auroc": lambda: roc_auc_score(yt, pr, multi_class="ovr", labels=list(range(k)))
+            if k > 2 else roc_auc_score(yt, pr[:, 1]),
+            "balanced_accuracy": lambda: balanced_accuracy_score(yt, p),
+            "f1_macro": lambda: f1_score(yt, p, average="macro"),
+            "f1_weighted": lambda: f1_score(yt, p, average="weighted"),
+            "accuracy": lambda: accuracy_score(yt, p),
+            "kappa_quadratic": lambda: cohen_kappa_score(yt, p, weights="quadratic",
+                                                         labels=list(range(k)))}[m]()
+
+
+def check(out, res, C, args=()):
+    from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
     X, ltr = load(out + "/train.jsonl")
     Xt, lte = load(out + "/test.jsonl")
@@ -185,9 +229,21 @@ def check(out, res, C):
     y = np.array([classes.index(l) for l in ltr])
     yt = np.array([classes.index(l) for l in lte])
     k = len(classes)
-    c = dict(X=X, Xt=Xt, y=y, yt=yt, k=k, kk=20, T=0.07)
+    kk, T = opt(args, "--k", 20, int), opt(args, "--temperature", 0.07)
+    c = dict(X=X, Xt=Xt, y=y, yt=yt, k=k, kk=kk, T=T)
     A, B = neighbour_tables(c)
-    knn_c = KNeighborsClassifier(n_neighbors=20, algorithm="brute").fit(A, y)
+    if opt(args, "--vote", "uniform", str) == "weighted":
+        S = B @ A.T
+        nb = np.argsort(-S, axis=1, kind="stable")[:, :kk]
+        P = np.zeros((len(B), k))
+        for i in range(len(B)):
+            for j in nb[i]:
+                P[i, y[j]] += np.exp(S[i, j] / T)
+        P /= P.sum(1, keepdims=True)
+        knn_pred = (P.argmax(1), P)
+    else:
+        knn_c = KNeighborsClassifier(n_neighbors=kk, algorithm="brute").fit(A, y)
+        knn_pred = (knn_c.predict(B), knn_c.predict_proba(B))
     converged_lbfgs()
     lr = LogisticRegression(C=float(C), tol=1e-8, max_iter=10000).fit(X.astype(np.float64), y)
     protos = np.stack([A[y == j].mean(0) for j in range(k)])
@@ -198,7 +254,7 @@ def check(out, res, C):
                       (y[nb5[i]] == yt[i]).any(),
                       np.bincount(y[nb5[i]], minlength=k).argmax() == yt[i]]
                      for i in range(len(yt))], float)
-    preds = {"knn": (knn_c.predict(B), knn_c.predict_proba(B)),
+    preds = {"knn": knn_pred,
              "logreg": (lr.predict(Xt.astype(np.float64)), lr.predict_proba(Xt.astype(np.float64))),
              "simpleshot": (ss, None)}
     worst, n = {}, 0
@@ -212,14 +268,7 @@ def check(out, res, C):
             ref = hits[:, ["acc_top1", "acc_top3", "acc_top5", "mv_at_5"].index(m)].mean()
         else:
             p, pr = preds[method]
-            ref = {"auroc": lambda: roc_auc_score(yt, pr, multi_class="ovr", labels=list(range(k)))
-                   if k > 2 else roc_auc_score(yt, pr[:, 1]),
-                   "balanced_accuracy": lambda: balanced_accuracy_score(yt, p),
-                   "f1_macro": lambda: f1_score(yt, p, average="macro"),
-                   "f1_weighted": lambda: f1_score(yt, p, average="weighted"),
-                   "accuracy": lambda: accuracy_score(yt, p),
-                   "kappa_quadratic": lambda: cohen_kappa_score(yt, p, weights="quadratic",
-                                                                labels=list(range(k)))}[m]()
+            ref = sk_metric(m, yt, p, pr, k)
         tol = 1e-6 if method == "logreg" else 1e-12
         dlt = abs(r["value"] - ref) / max(abs(ref), 1e-300)
         worst[method] = max(worst.get(method, 0), dlt)
@@ -231,14 +280,157 @@ def check(out, res, C):
         n, ", ".join("%s %.3g" % kv for kv in sorted(worst.items()))))
 
 
+def early_case(D, init, args, torch, F):
+    """One probe run of the linear head against torch: 0 equal, 1 not,
+    3 too close to call."""
+    lr, wd = opt(args, "--lr", 1e-3), opt(args, "--wd", 0.0)
+    batch, epochs = opt(args, "--batch", 256, int), opt(args, "--epochs", 100, int)
+    patience, min_ep = opt(args, "--patience", 10, int), opt(args, "--min-epochs", 0, int)
+    by_err = opt(args, "--monitor", "loss", str) == "error"
+    X, y, V, yv, Xt, yt, k = D
+    d = X.shape[1]
+    w0 = np.fromfile(init, "<f4")
+    assert len(w0) == k * d + k, "INIT: not k*d + k float32"
+    lin = torch.nn.Linear(d, k)
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(w0[:k * d].copy()).view(k, d))
+        lin.bias.copy_(torch.from_numpy(w0[k * d:].copy()))
+    optim = torch.optim.AdamW(lin.parameters(), lr=lr, weight_decay=wd)
+    Xg, yg = torch.from_numpy(X.copy()), torch.from_numpy(y.astype(np.int64))
+    Vg, yvg = torch.from_numpy(V.copy()), torch.from_numpy(yv.astype(np.int64))
+    losses, trace, best, best_ep, since, close = [], [], np.inf, -1, 0, np.inf
+    best_w, ran = None, 0
+    for ep in range(epochs):
+        for s in range(0, len(y), batch):
+            optim.zero_grad()
+            loss = F.cross_entropy(lin(Xg[s:s + batch]), yg[s:s + batch])
+            loss.backward()
+            optim.step()
+            losses.append(loss.item())
+        ran = ep + 1
+        with torch.no_grad():
+            z = lin(Vg).double()
+        zs = np.sort(z.numpy(), 1)
+        if by_err:
+            mon = float((z.numpy().argmax(1) != yv).mean())
+        else:
+            mon = F.cross_entropy(z, yvg).item()
+        if by_err:  # every validation prediction clear of a tie
+            close = min(close, (zs[:, -1] - zs[:, -2]).min())
+        elif np.isfinite(best):  # every comparison with the best clear
+            close = min(close, abs(mon - best) / best)
+        trace.append("%.4g%s" % (mon, "" if mon < best else "-"))
+        if mon < best:
+            best, best_ep, since = mon, ep, 0
+            best_w = (lin.weight.detach().numpy().copy(), lin.bias.detach().numpy().copy())
+        else:
+            since += 1
+            if patience > 0 and since >= patience and ep + 1 >= min_ep:
+                break
+    W, b = best_w
+    zt = Xt.astype(np.float64) @ W.T.astype(np.float64) + b
+    pr = np.exp(zt - zt.max(1, keepdims=True))
+    pr /= pr.sum(1, keepdims=True)
+    pred = pr.argmax(1)
+    # the predictions, and for the AUC each class's probabilities where
+    # one of the class neighbours one of the rest in their order
+    zs = np.sort(zt, 1)
+    tst = (zs[:, -1] - zs[:, -2]).min()
+    for c in range(k):
+        o = np.argsort(pr[:, c])
+        diff = (yt[o][1:] == c) != (yt[o][:-1] == c)
+        tst = min(tst, np.diff(pr[o, c])[diff].min())
+    print("  epochs %d of %d, best epoch %d; val %s by epoch (- no improvement): %s" % (
+        ran, epochs, best_ep, "error" if by_err else "loss", " ".join(trace)))
+    # float32 training here and in probe agree to ~1e-6: refuse data where
+    # that could flip a decision (1e-4 relative between validation losses,
+    # 1e-4 between logits) or the test metrics (1e-5)
+    if close < 1e-4 or tst < 1e-5:
+        print("  too close to call: decision margin %.3g, test margin %.3g" % (close, tst))
+        return 3
+    rows = [json.loads(line) for line in open(args[0])]
+    rows = [r for r in rows if r["task"].endswith("/linear")]
+    if len(rows) != 6:
+        print("  %d linear results, 6 wanted" % len(rows))
+        return 1
+    bad = 0
+    for r in rows:
+        meta = r["meta"]
+        if meta.get("epochs") != ran or meta.get("best_epoch") != best_ep:
+            print("  probe: epochs %s, best_epoch %s; reference %d, %d" % (
+                meta.get("epochs"), meta.get("best_epoch"), ran, best_ep))
+            return 1
+        ref = sk_metric(r["metric"], yt, pred, pr, k)
+        if abs(r["value"] - ref) > 1e-9 * max(1, abs(ref)):
+            print("  linear %s: %r, reference %r" % (r["metric"], r["value"], ref))
+            bad += 1
+    log = opt(args, "--log", None, str)
+    if log:
+        got = [json.loads(line)["values"]["loss"] for line in open(log)]
+        if len(got) != len(losses):
+            print("  log: %d steps, reference %d" % (len(got), len(losses)))
+            return 1
+        dl = max(abs(a - b) / abs(b) for a, b in zip(got, losses))
+        if dl > 1e-5:
+            print("  log: step losses differ by %.3g relative" % dl)
+            return 1
+    if bad:
+        return 1
+    print("  equal: epochs, best epoch, 6 metrics%s" % (
+        ", %d step losses" % len(losses) if log else ""))
+    return 0
+
+
+def early(a):
+    """early DIR INIT [OPT]... : RESULTS [OPT]... [: RESULTS [OPT]...]..."""
+    import torch
+    import torch.nn.functional as F
+    groups, g = [], []
+    for x in a:
+        if x == ":":
+            groups.append(g)
+            g = []
+        else:
+            g.append(x)
+    groups.append(g)
+    out, init, common = groups[0][0], groups[0][1], groups[0][2:]
+    X, ltr = load(out + "/train.jsonl")
+    V, lva = load(out + "/val.jsonl")
+    Xt, lte = load(out + "/test.jsonl")
+    classes = sorted(set(ltr))
+    y, yv, yt = (np.array([classes.index(v) for v in l]) for l in (ltr, lva, lte))
+    D = (X, y, V, yv, Xt, yt, len(classes))
+    worst = 0
+    for g in groups[1:]:
+        print("%s %s" % (g[0], " ".join(g[1:])))
+        # the case's options after the common ones: opt() takes the first
+        rc = early_case(D, init, g[:1] + g[1:] + common, torch, F)
+        worst = max(worst, rc)
+    return worst
+
+
 def main():
     a = sys.argv[1:]
     if a[0] == "gen":
         gen(a[1], a[2:])
         return
     if a[0] == "check":
-        check(a[1], a[2], a[3])
+        g = []
+        for x in a[1:] + [":"]:
+            if x != ":":
+                g.append(x)
+                continue
+            check(g[0], g[1], g[2], g[3:])
+            g = []
         return
+    if a[0] == "init":
+        d, k = int(a[2]), int(a[3])
+        r, bd = np.random.default_rng(int(a[4])), 1 / np.sqrt(d)
+        np.concatenate([r.uniform(-bd, bd, (k, d)).ravel(),
+                        r.uniform(-bd, bd, k)]).astype("<f4").tofile(a[1])
+        return
+    if a[0] == "early":
+        sys.exit(early(a[1:]))
     for i in range(0, len(a) - 2, 3):
         c = read_case(a[i + 1])
         parts = {"logreg": logreg, "knn": knn, "linear": linear}[a[i]](c)
