@@ -599,8 +599,8 @@ int pfm_mil_data_load(pfm_mil_data *d, const char *labels_csv,
 			for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
 				for (int k = 0; k < d->nclass; k++)
 					if (!strcmp(d->classes[k], c)) {
-						free(list);
 						pfm_errf(e, "--classes: '%s' named twice", c);
+						free(list); /* c points into it */
 						goto out;
 					}
 				char **nc = realloc(d->classes, sizeof *nc * (d->nclass + 1));

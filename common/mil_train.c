@@ -76,6 +76,7 @@ typedef struct {
 	char unit[64];   /* "fold F, run R" for messages and logs */
 	double t0;
 	int epoch, best_epoch, epochs_done;
+	char arch[256];  /* pfm_mil_describe, for the results' meta */
 	char *sub;       /* subsampled bags (float or bf16 rows) */
 	size_t sub_cap;  /* bytes */
 	int *perm;
@@ -366,6 +367,7 @@ static int write_results(run_ctx *c, const evalset *v, pfm_err *e)
 		}
 		pfm_build_str(b, "task_type", task == PFM_TASK_CLS ? "classification" : "survival");
 		pfm_build_str(mb, "head", o->head);
+		pfm_build_str(mb, "arch", c->arch);
 		pfm_build_str(mb, "emb", c->bags->emb);
 		pfm_build_str(mb, "run_id", o->run_id);
 		pfm_build_i64(mb, "seed", (int64_t)c->seed);
@@ -553,6 +555,7 @@ static int one_run(run_ctx *c, const pfm_mil_splits *s, pfm_err *e)
 	pfm_rng rdrop = pfm_rng_seed(c->seed, 3), rsub = pfm_rng_seed(c->seed, 4);
 	if (pfm_mil_init(&m, &mc, &rinit, e))
 		goto out;
+	pfm_mil_describe(&m, c->arch, sizeof c->arch);
 	if (o->init && read_weights(o->init, &m, e))
 		goto out;
 	pfm_mil_train_opts to = o->train;

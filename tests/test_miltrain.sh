@@ -47,7 +47,9 @@ cat "$T/out"
 has cls-sklearn "$T/out" "24 results"
 has cls-pred "$T/c/pred.jsonl" '"attention":{"dtype":"f32","shape":['
 has cls-coords "$T/c/pred.jsonl" '"coords":{"dtype":"i64","shape":['
-has cls-meta "$T/c/res.jsonl" '"meta":{"head":"abmil","emb":"uni","run_id":"'
+has cls-meta "$T/c/res.jsonl" '"meta":{"head":"abmil","arch":"'
+has cls-meta-arch "$T/c/res.jsonl" ' attention 32, 64 -> 2 ('
+has cls-meta-run "$T/c/res.jsonl" '"emb":"uni","run_id":"'
 # mean pooling is a weaker baseline on this task; both rank
 expect mean 0 "mil-train -l $T/c/labels.csv -k 4 -j 1 --proj 64 --lr 1e-3 -m mean --model uni-mean $T/c/emb.mpk > $T/c/mean.mpk"
 expect max 0 "mil-train -l $T/c/labels.csv -k 4 -j 1 --proj 64 --lr 1e-3 -m max --task labels2 $T/c/emb.mpk > $T/c/max.mpk"
@@ -94,9 +96,14 @@ if mil-train --precision bf16 --version > /dev/null 2>&1; then
 		'print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' > $T/m/rss.py
 	for p in fp32 bf16; do
 		expect rss-$p 0 $PY $T/m/rss.py "$BIN/mil-train" -l $T/m/bags.mpk.csv --splits $T/m/splits.csv --epochs 1 -j 1 \
-			--precision $p --max-tiles 300 $T/m/bags.mpk
+			--precision $p --max-tiles 300 -o $T/m/res-$p.mpk $T/m/bags.mpk
 		cp "$T/out" $T/m/rss-$p
 	done
+	# GPFM's head as built, in the results' meta
+	frame-cat $T/m/res-fp32.mpk > $T/m/res-fp32.jsonl
+	frame-cat $T/m/res-bf16.mpk > $T/m/res-bf16.jsonl
+	has arch-fp32 $T/m/res-fp32.jsonl '"arch":"1024 -> 512 relu, dropout 0.25, attention 128, 512 -> 2 (591619 parameters)"'
+	has arch-bf16 $T/m/res-bf16.jsonl '"arch":"1024 -> 512 relu, dropout 0.25, bf16 products, attention 128, 512 -> 2 (591619 parameters)"'
 	r32=$(cat $T/m/rss-fp32) r16=$(cat $T/m/rss-bf16)
 	echo "40 bags of 500 x 1024: peak memory $r32 kB in fp32, $r16 kB in bf16"
 	awk -v a="$r32" -v b="$r16" 'BEGIN { exit !(a - b >= 0.4 * 40 * 500 * 1024 * 4 / 1024) }' &&
@@ -213,6 +220,8 @@ awk -F, 'NR == 1 {print "fold,slide_id,split"; next} {print "0," $1 "," (NR % 4 
 	$T/s/labels.csv > $T/s/cens-splits.csv
 expect surv-no-pair 1 "mil-train -l $T/s/cens.csv --splits $T/s/cens-splits.csv $FAST $T/s/emb.mpk"
 has surv-no-pair "$T/err" "mil-train: fold 0, run 0: the test split (50 slides) has no comparable pair (an event before another slide's time), so its c-index is undefined"
+expect classes-twice 1 "mil-train -q -l $T/c/labels.csv -k 2 --classes neg,pos,neg $T/c/emb.mpk"
+has classes-twice "$T/err" "mil-train: --classes: 'neg' named twice"
 expect surv-monitor-error-flag 2 "mil-train -l /nonexistent.csv -k 4 --survival --monitor error < /dev/null"
 has surv-monitor-error-flag "$T/err" "--monitor error needs a classification task"
 printf 'fold,slide_id,split\n0,slide-000,training\n' > $T/bad.csv

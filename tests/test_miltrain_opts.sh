@@ -111,12 +111,19 @@ done < $T/b/early
 awk -F, 'NR == 1 {print "fold,slide_id,split"; next}
 	{print "0," $1 "," (NR % 5 == 0 || NR % 5 == 3 ? "test" : NR % 5 == 2 ? "val" : "train")}' $LB > $T/b/splits.csv
 SB="-q -j 1 -l $LB --splits $T/b/splits.csv"
+# the model as built, in the results' meta (d = 16, 3 classes)
+arch_of() {
+	case $1 in
+	abmil) echo "16 -> 512 relu, dropout 0.25, attention 128, 512 -> 3 (76036 parameters)" ;;
+	eva) echo "16 -> 128, gated attention 128, 128 -> 128 relu -> 64 relu -> 3 (60292 parameters)" ;;
+	esac
+}
 # one step of lr 1e-30 moves no weight: the saved weights are the initial draws
 for h in abmil eva; do
 	expect save-$h 0 "mil-train $SB -m $h --lr 1e-30 --epochs 1 --save $T/b/init-$h $B > $T/b/res-$h.mpk"
 	check weights-$h weights $T/b/init-$h-fold0-run0.f32 16 3 $h
 	frame-cat $T/b/res-$h.mpk > $T/out
-	has head-$h "$T/out" "\"meta\":{\"head\":\"$h\",\"emb\":\"uni\""
+	has head-$h "$T/out" "\"meta\":{\"head\":\"$h\",\"arch\":\"$(arch_of $h)\",\"emb\":\"uni\""
 done
 refuse weights-eva-not-abmil weights $T/b/init-eva-fold0-run0.f32 16 3 abmil
 : > $T/empty.f32
