@@ -38,6 +38,8 @@ int pfm_linear_fit(float *wb, const pfm_probe_set *train,
 		   pfm_err *e)
 {
 	int d = train->d, n = train->n, B = o->batch > 0 ? o->batch : 256;
+	if (n < 1)
+		return pfm_errf(e, "no training instances");
 	if (B > n)
 		B = n;
 	size_t np = (size_t)k * d + k;

@@ -162,8 +162,13 @@ static int put_result(out_ctx *o, int method, const char *metric, double value,
 	pfm_build_str(mb, "emb", o->emb);
 	pfm_build_str(mb, "run_id", o->run_id);
 	pfm_build_i64(mb, "seed", (int64_t)o->seed + run);
-	for (int i = 0; i < extra_n; i++)
-		pfm_build_f64(mb, extra_k[i], extra_v[i]);
+	for (int i = 0; i < extra_n; i++) {
+		/* counts as integers (k, iterations, epochs, best_epoch) */
+		if (strcmp(extra_k[i], "C") && strcmp(extra_k[i], "temperature"))
+			pfm_build_i64(mb, extra_k[i], (int64_t)extra_v[i]);
+		else
+			pfm_build_f64(mb, extra_k[i], extra_v[i]);
+	}
 	if (o->boot) {
 		pfm_build_i64(mb, "bootstrap", o->boot);
 		pfm_build_f64(mb, "ci_level", o->ci);
@@ -222,7 +227,8 @@ static int hit_mean(void *ctx, const size_t *idx, size_t n, double *v)
 	return 0;
 }
 
-/* Stratified hold-out: frac of each class of s (seeded) into val. */
+/* Stratified hold-out: frac of each class of s (seeded) into val, but
+ * never a class's last training instance. */
 static int carve(const pfm_probe_set *s, int k, double frac, uint64_t seed,
 		 pfm_probe_set *tr, pfm_probe_set *va, pfm_err *e)
 {
@@ -241,6 +247,8 @@ static int carve(const pfm_probe_set *s, int k, double frac, uint64_t seed,
 				idx[m++] = i;
 		pfm_rng_shuffle(&r, idx, m);
 		int nv = (int)floor(frac * m + 0.5);
+		if (nv >= m)
+			nv = m - 1;
 		for (int i = 0; i < nv; i++)
 			is_val[idx[i]] = 1;
 	}
@@ -557,7 +565,10 @@ int main(int argc, char **argv)
 		if (!nva && val_frac > 0) {
 			if (carve(&tr, k, val_frac, oc.seed, &trc, &vac, &e))
 				rc = pfm_fail("%s", e.msg);
-			ltr = &trc, lva = &vac;
+			ltr = &trc, lva = vac.n ? &vac : NULL;
+			if (!rc && !vac.n)
+				pfm_warn("--val-frac %g: no class has two training instances: "
+					 "no validation split, no early stopping", val_frac);
 		}
 		size_t np = (size_t)k * d + k;
 		float *wb = malloc(sizeof *wb * np), *iw = NULL;
@@ -615,6 +626,10 @@ int main(int argc, char **argv)
 		free(wb), free(iw), free(sl);
 	}
 	if (!rc && methods[M_KNN]) {
+		if (ko.k > tr.n) { /* sklearn refuses; use them all, and say so */
+			pfm_warn("--k %d: only %d training instances: k = %d", ko.k, tr.n, tr.n);
+			ko.k = tr.n;
+		}
 		if (pfm_knn(&tr, &te, k, &ko, pred, prob, &e))
 			rc = pfm_fail("knn: %s", e.msg);
 		else {

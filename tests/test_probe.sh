@@ -223,5 +223,15 @@ head -c 40 /dev/zero > $T/short.f32
 expect bad-init 1 "probe -t $T/a/train.mpk -s $T/a/test.mpk -m linear --init $T/short.f32"
 has bad-init "$T/err" "not the k*d + k float32 weights of the linear head"
 expect cut 1 "head -c 3000 $T/a/train.mpk | probe -t - -s $T/a/test.mpk"
+# --val-frac never holds out a class's last training instance: one
+# instance a class trains on all of them, without early stopping
+for c in c0 c1 c2 c3; do grep -m 1 "\"label\": \"$c\"" $T/a/train.jsonl; done | frame-cat -J > $T/four.mpk
+expect four-val 0 "probe -t $T/four.mpk -s $T/a/test.mpk -m linear --val-frac 0.5 --epochs 3 --log $T/four-log.mpk | frame-cat --full"
+has four-val-warn "$T/err" "probe: --val-frac 0.5: no class has two training instances: no validation split, no early stopping"
+has four-val-epochs "$T/out" '"seed":0,"epochs":3}}'
+[ "$(frame-cat -c -t metric $T/four-log.mpk)" = 3 ] && pass || fail "four-val: not 3 steps of 4 instances"
+expect four-knn 0 "probe -t $T/four.mpk -s $T/a/test.mpk -m knn | frame-cat --full"
+has four-knn-warn "$T/err" "probe: --k 20: only 4 training instances: k = 4"
+has four-knn-k "$T/out" '"seed":0,"k":4}}'
 
 finish
