@@ -51,8 +51,12 @@ PIPELINES := pretrain extract-features bench-wsi-cls bench-survival \
             bench-roi-cls bench-retrieval bench-report bench-vqa make-text-sets \
             suite scale
 
-.PHONY: all test check check-asan tsan-par demo deps install fuzz perf clean info
+.PHONY: all test check check-asan tsan-par demo deps install fuzz perf clean info ldlibs
 all: info $(PROGS)
+
+# what a program linking $(LIB) needs (tests/perf's C programs)
+ldlibs:
+	@echo $(ALL_LDLIBS)
 
 info:
 	@echo "pathfm $(VERSION): CC=$(CC) msgpack=$(MSGPACK_PC) CUDA=$(if $(filter 1,$(CUDA)),enabled ($(NVCC)),disabled) oneDNN=$(if $(filter 1,$(DNNL)),enabled,disabled)$(if $(SAN), SAN=$(SAN))"

@@ -15,7 +15,9 @@
 # Each in both precisions: fp32, and mixed bf16 (mil-train --precision
 # bf16; torch.autocast("cpu", torch.bfloat16)), unless PERF_PRECISIONS
 # says otherwise. Prints a Markdown table; the target is mil-train >= 5x
-# torch.
+# torch. Then the ceiling: tests/perf/mil-gemms.c (built against LIBA,
+# default build/libpathfm.a) times a step's eight matrix products alone,
+# the fastest any step on this machine could be with these kernels.
 set -eu
 
 BIN=${BIN:-bin}
@@ -40,6 +42,14 @@ if [ -z "$dir" ]; then
 fi
 work=$(mktemp -d "$dir/pfm-perf-XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
+gemms=""
+if [ -f "${LIBA:-build/libpathfm.a}" ] &&
+   ${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -Icommon tests/perf/mil-gemms.c "${LIBA:-build/libpathfm.a}" \
+	$(make -s ldlibs) -o "$work/mil-gemms"; then
+	gemms=$work/mil-gemms
+else
+	echo "$0: mil-gemms not built (no ${LIBA:-build/libpathfm.a}): no ceiling" >&2
+fi
 $PY tests/ref/mil_gen.py perf "$work/bags.mpk" "$NB" "$NT" "$D" 1
 # every bag trains; ten more (the same shape) make the test split
 $PY tests/ref/mil_gen.py perf "$work/test.mpk" 10 "$NT" "$D" 2
@@ -100,6 +110,26 @@ if echo "$PRECS" | grep -q fp32 && echo "$PRECS" | grep -q bf16; then
 	for t in $THREADS; do
 		awk -v t="$t" '$1 == t && $2 == "fp32" {mf = $3; pf = $4} $1 == t && $2 == "bf16" {mb = $3; pb = $4}
 			END {printf "| %d | %.2fx | %.2fx | %.2fx |\n", t, pf / mb, mf / mb, pf / pb}' "$work/medians"
+	done
+fi
+# the ceiling: the step's eight products alone (tests/perf/mil-gemms.c,
+# through the same library calls on the same shapes)
+if [ -n "$gemms" ]; then
+	echo
+	echo "The ceiling: a step's GEMMs alone (mil-gemms, medians of 15), and the best ratio to torch a step made only of them would give:"
+	echo
+	printf '| threads | precision | GEMMs alone ms | GFLOP/s | mil-train ms/bag | mil-train / GEMMs | torch / GEMMs alone |\n'
+	printf '|---:|---|---:|---:|---:|---:|---:|\n'
+	for t in $THREADS; do
+		"$gemms" "$t" "$NT" "$D" > "$work/g.$t"
+		for pr in $PRECS; do
+			g=$(awk -v pr="$pr" '$1 == pr {print $2, $3}' "$work/g.$t")
+			[ -n "$g" ] || continue
+			awk -v t="$t" -v pr="$pr" -v n="$NB" '$1 == t && $2 == pr {m = $3; p = $4}
+				END {split(G, g, " "); ms = 1000 * m / n; pms = 1000 * p / n
+				     printf "| %d | %s | %.2f | %.0f | %.2f | %.2f | %.2fx |\n", t, pr, g[1], g[2], ms, ms / g[1], pms / g[1]}' \
+				G="$g" "$work/medians"
+		done
 	done
 fi
 echo
