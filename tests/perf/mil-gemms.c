@@ -10,19 +10,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "cli.h" /* pfm_now */
 #include "err.h"
 #include "gemm.h"
 
 enum { P = 512, H = 128, RUNS = 15, WARM = 3 };
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -90,13 +83,13 @@ int main(int argc, char **argv)
 		double r[RUNS];
 		pfm_err e = {0};
 		for (int k = 0; k < WARM + RUNS; k++) {
-			double t0 = now();
+			double t0 = pfm_now();
 			if (step(bf, n, d, a[0], a[1], a[2], a[3], a[4], a[5], out, &e)) {
 				fprintf(stderr, "mil-gemms: %s\n", e.msg);
 				return 1;
 			}
 			if (k >= WARM)
-				r[k - WARM] = now() - t0;
+				r[k - WARM] = pfm_now() - t0;
 		}
 		qsort(r, RUNS, sizeof *r, cmp);
 		double t = r[RUNS / 2];

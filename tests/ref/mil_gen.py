@@ -40,6 +40,8 @@ import sys
 
 import numpy as np
 
+from skref import sk_metric, tensor
+
 
 def emb_json(name, arr):
     arr = np.ascontiguousarray(arr, dtype="<f4")
@@ -157,14 +159,7 @@ def compare(losses, out):
     sys.exit(0 if len(c) > 0 and rel.max() <= 1e-5 else 1)
 
 
-def tensor(t):
-    a = np.frombuffer(base64.b64decode(t["data"]["$base64"]), "<" + {"f64": "f8", "f32": "f4", "i64": "i8"}[t["dtype"]])
-    return a.reshape(t["shape"])
-
-
 def metrics(pred, res):
-    from sklearn.metrics import (accuracy_score, balanced_accuracy_score,
-                                 cohen_kappa_score, f1_score, roc_auc_score)
     from sksurv.metrics import concordance_index_censored
     groups = {}
     for line in open(pred):
@@ -188,15 +183,7 @@ def metrics(pred, res):
             pr = np.array([tensor(p["probs"]) for p in ps])
             pd_ = [classes.index(p["pred"]) for p in ps]
             assert all(int(np.argmax(a)) == b for a, b in zip(pr, pd_)), "pred"
-            k = len(classes)
-            ref = {"auroc": lambda: roc_auc_score(y, pr[:, 1]) if k == 2 else
-                   roc_auc_score(y, pr, multi_class="ovr", labels=list(range(k))),
-                   "balanced_accuracy": lambda: balanced_accuracy_score(y, pd_),
-                   "f1_macro": lambda: f1_score(y, pd_, average="macro"),
-                   "f1_weighted": lambda: f1_score(y, pd_, average="weighted"),
-                   "accuracy": lambda: accuracy_score(y, pd_),
-                   "kappa_quadratic": lambda: cohen_kappa_score(y, pd_, weights="quadratic",
-                                                                labels=list(range(k)))}[m]()
+            ref = sk_metric(m, y, pd_, pr, len(classes))
         d = abs(r["value"] - ref) / max(abs(ref), 1e-300)
         worst = max(worst, d)
         n += 1

@@ -66,6 +66,8 @@ import sys
 
 import numpy as np
 
+from skref import sk_metric, tensor
+
 
 def die(msg):
     print("FAIL: " + msg)
@@ -74,11 +76,6 @@ def die(msg):
 
 def frames(path):
     return [json.loads(l) for l in open(path) if l.strip()]
-
-
-def tensor(t):
-    dt = {"f64": "<f8", "f32": "<f4", "i64": "<i8"}[t["dtype"]]
-    return np.frombuffer(base64.b64decode(t["data"]["$base64"]), dt).reshape(t["shape"])
 
 
 def labels(path):
@@ -449,8 +446,7 @@ def draws(log, pred, labf, splitsf, mode, orderlog=None):
 
 
 def metrics(pred, res, classes):
-    from sklearn.metrics import (accuracy_score, balanced_accuracy_score,
-                                 cohen_kappa_score, f1_score, roc_auc_score)
+    from sklearn.metrics import cohen_kappa_score
     classes = classes.split(",")
     k = len(classes)
     groups = {}
@@ -472,15 +468,8 @@ def metrics(pred, res, classes):
         right += list(pr[np.arange(len(y)), y])
         m = r["metric"]
         seen.add(m)
-        ref = {"auroc": lambda: roc_auc_score(y, pr, multi_class="ovr", average="macro",
-                                              labels=list(range(k))),
-               "balanced_accuracy": lambda: balanced_accuracy_score(y, q),
-               "f1_macro": lambda: f1_score(y, q, average="macro"),
-               "f1_weighted": lambda: f1_score(y, q, average="weighted"),
-               "accuracy": lambda: accuracy_score(y, q),
-               "kappa_quadratic": lambda: cohen_kappa_score(y, q, weights="quadratic",
-                                                            labels=list(range(k))),
-               "loss": lambda: float(np.mean(-np.log(pr[np.arange(len(y)), y])))}[m]()
+        ref = (float(np.mean(-np.log(pr[np.arange(len(y)), y]))) if m == "loss"
+               else sk_metric(m, y, q, pr, k))
         tol = 1e-9 if m == "loss" else 1e-12
         dlt = abs(r["value"] - ref) / max(abs(ref), 1e-300)
         if dlt > tol:

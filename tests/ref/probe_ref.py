@@ -63,6 +63,8 @@ import sys
 
 import numpy as np
 
+from skref import sk_metric
+
 
 def read_case(path):
     b = open(path, "rb").read()
@@ -205,19 +207,6 @@ def load(path):
 
 def opt(args, f, v, conv=float):
     return conv(args[args.index(f) + 1]) if f in args else v
-
-
-def sk_metric(m, yt, p, pr, k):
-    from sklearn.metrics import (accuracy_score, balanced_accuracy_score,
-                                 cohen_kappa_score, f1_score, roc_auc_score)
-    return {"auroc": lambda: roc_auc_score(yt, pr, multi_class="ovr", labels=list(range(k)))
-            if k > 2 else roc_auc_score(yt, pr[:, 1]),
-            "balanced_accuracy": lambda: balanced_accuracy_score(yt, p),
-            "f1_macro": lambda: f1_score(yt, p, average="macro"),
-            "f1_weighted": lambda: f1_score(yt, p, average="weighted"),
-            "accuracy": lambda: accuracy_score(yt, p),
-            "kappa_quadratic": lambda: cohen_kappa_score(yt, p, weights="quadratic",
-                                                         labels=list(range(k)))}[m]()
 
 
 def check(out, res, C, args=()):
