@@ -15,7 +15,11 @@
  *                                       sides give float noise there)
  *   logits of every bag after the epoch 1e-4 relative to the largest
  *   attention weights after the epoch   1e-4 relative to the largest
- * and, without torch: finite-difference gradients of both losses.
+ * and, without torch: finite-difference gradients of both losses. The
+ * reference also checks that a batch of several bags, as trained here
+ * (bag by bag, gradients summed), has the gradients of the same batch
+ * padded and masked in one forward, as eva trains it (1e-5 of the
+ * largest).
  *
  * bf16 cases (mil-train --precision bf16) against the reference's
  * BF16Linear, which rounds the same operands the same way, so only the
@@ -389,7 +393,7 @@ int main(void)
 		w += snprintf(cmd + w, sizeof cmd - w, " %s %s", cases[i].case_path, cases[i].out_path);
 	}
 	int rc = system(cmd);
-	CHECK(rc == 0, "reference failed (%d): run `make deps`", rc);
+	CHECK(rc == 0, "reference failed (%d): its message is above (or run `make deps`)", rc);
 	for (int i = 0; i < nc; i++) {
 		compare(&cases[i]);
 		unlink(cases[i].case_path);

@@ -17,6 +17,11 @@ AdamW step; no shuffling) and writes to OUT, little-endian:
   float32 att[n0]               the attention weights of bag 0 then
                                 (attention pooling only)
 
+With attention pooling and batches of several bags, it first checks
+that the first batch's gradients equal those of the same batch padded
+and masked in one forward, as eva batches bags (1e-5 of the largest;
+exit 1 otherwise).
+
 CASE layout, little-endian: int32 header[24] = magic 0x314c494d, d, proj,
 proj_relu, pool (0 attention, 1 mean, 2 max), attn, gated, nmlp,
 mlp[4], nout, task (0 classification, 1 survival), decoupled (AdamW),
@@ -105,6 +110,26 @@ class ABMIL(nn.Module):
             m = F.relu(layer(m))
         return self.classifier(m), att
 
+    def forward_padded(self, X, valid, masks=None):
+        """Attention pooling over a padded batch X [B, N, d], as eva
+        batches bags: valid [B, N] marks the instances; padding's
+        attention logits are -inf. masks: [B, N, P] dropout or None."""
+        B, N, d = X.shape
+        h = self.lin(self.proj, X.reshape(B * N, d)) if self.proj is not None else X.reshape(B * N, d)
+        if self.proj_relu:
+            h = F.relu(h)
+        if masks is not None:
+            h = h * masks.reshape(B * N, -1)
+        a = torch.tanh(self.lin(self.attention_a, h))
+        if self.gated:
+            a = a * torch.sigmoid(self.lin(self.attention_b, h))
+        logit = self.attention_c(a).reshape(B, N).masked_fill(~valid, float("-inf"))
+        att = F.softmax(logit, dim=1)
+        m = torch.bmm(att.unsqueeze(1), h.reshape(B, N, -1)).squeeze(1)
+        for layer in self.mlp:
+            m = F.relu(layer(m))
+        return self.classifier(m)
+
 
 def nll_surv(logits, y, c, alpha, eps=1e-7):
     """PORPOISE / MCAT nll_loss; c = 1 when censored."""
@@ -164,6 +189,30 @@ def bag_loss(model, bag, o):
     return nll_surv(logits, y, c, o["alpha"])
 
 
+def padded_batch_grads(model, batch, o):
+    """The gradients of one batch computed as eva does, padded and
+    masked in one forward: the mean of the bags' losses."""
+    B, N = len(batch), max(x.shape[0] for x, _, _, _ in batch)
+    X = torch.zeros(B, N, batch[0][0].shape[1])
+    valid = torch.zeros(B, N, dtype=torch.bool)
+    masks = None
+    if batch[0][3] is not None:
+        masks = torch.ones(B, N, batch[0][3].shape[1])
+    for i, (x, _, _, mk) in enumerate(batch):
+        X[i, :x.shape[0]] = x
+        valid[i, :x.shape[0]] = True
+        if masks is not None:
+            masks[i, :x.shape[0]] = mk
+    logits = model.forward_padded(X, valid, masks)
+    if o["task"] == 0:
+        loss = F.cross_entropy(logits, torch.tensor([y for _, y, _, _ in batch]))
+    else:
+        loss = sum(nll_surv(logits[i:i + 1], y, c, o["alpha"])
+                   for i, (_, y, c, _) in enumerate(batch)) / B
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    return torch.cat([g.reshape(-1) for g in grads])
+
+
 def train_epoch(model, bags, o, record=None):
     """One epoch in the given order; returns the per-bag losses."""
     opt_cls = torch.optim.AdamW if o["decoupled"] else torch.optim.Adam
@@ -185,8 +234,20 @@ def train_epoch(model, bags, o, record=None):
 
 def run_case(case, out):
     model, bags, o = read_case(case)
+    padded = None
+    if model.pool == 0 and o["batch"] > 1:
+        model.train()
+        padded = padded_batch_grads(model, bags[:o["batch"]], o)
     grads = []
     losses = train_epoch(model, bags, o, grads)
+    if padded is not None:
+        # mil-train's batches (bag by bag, summed) are eva's padded ones
+        g = torch.cat(grads)
+        diff = float((padded - g).abs().max() / g.abs().max())
+        print("%s: batch of %d bags padded and masked in one forward, as eva: gradients "
+              "within %.1e of bag by bag" % (case, o["batch"], diff))
+        if diff > 1e-5:
+            sys.exit("%s: a padded batch's gradients differ from bag by bag by %.1e" % (case, diff))
     model.eval()
     with torch.no_grad():
         outs = [model(x)[0].reshape(-1) for x, _, _, _ in bags]
