@@ -235,7 +235,11 @@ expect cut 1 "head -c 5000 $T/c/emb.mpk | mil-train -l $T/c/labels.csv -k 2"
 # ---- heatmaps on a real slide ----
 awk -F, '$3 == "test" {print $2}' $T/c/splits.csv | head -n 2 > $T/hs.txt
 { echo "slide_id,path"; while read -r s; do echo "$s,$PWD/tests/data/CMU-1-Small-Region.svs"; done < $T/hs.txt; } > $T/slides.csv
-expect heatmap 0 "mil-train -l $T/c/labels.csv --splits $T/c/splits.csv --epochs 2 $FAST --heatmap $T/maps --slides $T/slides.csv $T/c/emb.mpk > /dev/null"
+expect heatmap 0 "mil-train -l $T/c/labels.csv --splits $T/c/splits.csv --epochs 2 $FAST --heatmap $T/maps --slides $T/slides.csv --predictions $T/maps.mpk $T/c/emb.mpk > /dev/null"
+has heatmap-skip "$T/err" "no heatmap: its path is not in --slides"
+frame-cat --full $T/maps.mpk > $T/maps.jsonl
+expect heatmap-colours 0 $PY $G heatcheck $T/maps.jsonl $T/maps tests/data/CMU-1-Small-Region.svs
+cat "$T/out"
 [ "$(ls $T/maps | grep -c '\.png$')" = 2 ] && pass || fail "heatmap: 2 PNGs wanted: $(ls $T/maps)"
 ls $T/maps | grep -q tmp && fail "heatmap: temporary file left" || pass
 be32() { od -A n -t u1 -j "$2" -N 4 "$1" | awk '{print (($1 * 256 + $2) * 256 + $3) * 256 + $4}'; }
@@ -244,6 +248,5 @@ for f in $T/maps/*.png; do
 	# the thumbnail of a 2220 x 2967 slide, 1024 on the long side
 	[ "$(be32 "$f" 16)x$(be32 "$f" 20)" = 767x1024 ] && pass || fail "$f: $(be32 "$f" 16)x$(be32 "$f" 20)"
 done
-has heatmap-skip "$T/err" "no heatmap: its path is not in --slides"
 
 finish

@@ -29,6 +29,11 @@ tests/perf/mil-train.sh, written as JSON lines for `frame-cat -J`.
       predictions with scikit-learn / scikit-survival and exits 1 unless
       all agree within 1e-12 relative; prints the count and the largest
       difference.
+  mil_gen.py heatcheck PRED MAPS SLIDE
+      PRED: prediction frames as JSON lines; MAPS: the --heatmap folder
+      drawn on SLIDE (tiles of 256 at level 0). Inside each tile the
+      mean colour must be half the slide's (openslide-python) and half
+      jet(attention percentile), within 3 levels; exits 1 otherwise.
   mil_gen.py perf FILE BAGS N D SEED
       BAGS bags of N instances of width D as frames of [N, D] (one a
       slide), written straight as MessagePack (no JSON), plus FILE.csv.
@@ -221,6 +226,54 @@ def perf(path, nb, n, d, seed):
                 b"\xcd" + struct.pack(">H", nb))
 
 
+def jet(p):
+    """mil_heatmap.c's colour map (matplotlib's jet), 0-255."""
+    return 255 * np.clip(1.5 - np.abs(4 * p[:, None] - np.array([3, 2, 1])), 0, 1)
+
+
+def heatcheck(pred, maps, slide):
+    """Each heatmap against its slide's attention: inside a tile of
+    attention percentile p the PNG is half the slide and half jet(p).
+    The slide's mean colour there (read with openslide-python at level
+    0) and jet(p) must give the PNG's mean colour within 3 levels."""
+    import openslide
+    from PIL import Image
+    from scipy.stats import rankdata
+    sl = openslide.OpenSlide(slide)
+    w0, h0 = sl.dimensions
+    k = max(1.0, max(w0, h0) / 1024)
+    n = 0
+    for line in open(pred):
+        p = json.loads(line)
+        png = "%s/%s-fold%d-run%d.png" % (maps, p["slide_id"], p["fold"], p["run"])
+        try:
+            img = np.asarray(Image.open(png).convert("RGB"), dtype=float)
+        except FileNotFoundError:
+            continue
+        att = tensor(p["attention"]).reshape(-1)
+        xy = tensor(p["coords"]).reshape(-1, 2)
+        pct = (rankdata(att) - 1) / max(len(att) - 1, 1)
+        got, base = [], []
+        for (x, y) in xy:
+            # inside the tile, clear of its neighbours' rounded edges
+            x0, x1 = int(np.ceil(x / k)) + 2, int((x + 256) / k) - 2
+            y0, y1 = int(np.ceil(y / k)) + 2, int((y + 256) / k) - 2
+            got.append(img[y0:y1, x0:x1].reshape(-1, 3).mean(0))
+            r = sl.read_region((int(x0 * k), int(y0 * k)), 0,
+                               (int((x1 - x0) * k), int((y1 - y0) * k))).convert("RGB")
+            base.append(np.asarray(r, dtype=float).reshape(-1, 3).mean(0))
+        want = (np.array(base) + jet(pct)) / 2
+        err = np.abs(np.array(got) - want).max()
+        print("%s: %d tiles: mean colours within %.1f of half the slide + half "
+              "jet(attention percentile)" % (png.split("/")[-1], len(att), err))
+        if err > 3:
+            sys.exit("%s: the colours do not follow the attention" % png)
+        n += 1
+    if not n:
+        sys.exit("no heatmap matched a prediction")
+    print("%d heatmaps follow their attention" % n)
+
+
 def main():
     a = sys.argv[1:]
     if a[0] == "cls":
@@ -233,6 +286,8 @@ def main():
         compare(a[1], a[2])
     elif a[0] == "metrics":
         metrics(a[1], a[2])
+    elif a[0] == "heatcheck":
+        heatcheck(a[1], a[2], a[3])
     elif a[0] == "perf":
         perf(a[1], *[int(v) for v in a[2:6]])
     else:
