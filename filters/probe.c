@@ -137,9 +137,16 @@ typedef struct {
 	uint64_t seed;
 } out_ctx;
 
+/* A method's setting in the results' meta: a count (integer) or not. */
+typedef struct {
+	const char *key;
+	double value;
+	int count;
+} setting;
+
 static int put_result(out_ctx *o, int method, const char *metric, double value,
-		      double lo, double hi, int run, int n, int extra_n,
-		      const char **extra_k, const double *extra_v, pfm_err *e)
+		      double lo, double hi, int run, int n, int nx, const setting *x,
+		      pfm_err *e)
 {
 	char task[512];
 	snprintf(task, sizeof task, "%s/%s", o->task, method_name[method]);
@@ -162,12 +169,11 @@ static int put_result(out_ctx *o, int method, const char *metric, double value,
 	pfm_build_str(mb, "emb", o->emb);
 	pfm_build_str(mb, "run_id", o->run_id);
 	pfm_build_i64(mb, "seed", (int64_t)o->seed + run);
-	for (int i = 0; i < extra_n; i++) {
-		/* counts as integers (k, iterations, epochs, best_epoch) */
-		if (strcmp(extra_k[i], "C") && strcmp(extra_k[i], "temperature"))
-			pfm_build_i64(mb, extra_k[i], (int64_t)extra_v[i]);
+	for (int i = 0; i < nx; i++) {
+		if (x[i].count)
+			pfm_build_i64(mb, x[i].key, (int64_t)x[i].value);
 		else
-			pfm_build_f64(mb, extra_k[i], extra_v[i]);
+			pfm_build_f64(mb, x[i].key, x[i].value);
 	}
 	if (o->boot) {
 		pfm_build_i64(mb, "bootstrap", o->boot);
@@ -182,7 +188,7 @@ static int put_result(out_ctx *o, int method, const char *metric, double value,
 /* Classification metrics of a method's predictions (prob may be NULL). */
 static int put_cls(out_ctx *o, int method, const pfm_probe_set *test, int k,
 		   const int *pred, const double *prob, int run, int nx,
-		   const char **xk, const double *xv, pfm_err *e)
+		   const setting *x, pfm_err *e)
 {
 	pfm_eval ev = {(size_t)test->n, k, test->lab, pred, prob, NULL, NULL, NULL};
 	static const int ids[] = {PFM_MET_AUROC, PFM_MET_BALACC, PFM_MET_F1_MACRO,
@@ -206,7 +212,7 @@ static int put_cls(out_ctx *o, int method, const pfm_probe_set *test, int k,
 				pfm_warn("%s: %s: no confidence interval: %s", method_name[method],
 					 pfm_metric_name[id], me.msg);
 		}
-		if (put_result(o, method, pfm_metric_name[id], v, lo, hi, run, test->n, nx, xk, xv, e))
+		if (put_result(o, method, pfm_metric_name[id], v, lo, hi, run, test->n, nx, x, e))
 			return -1;
 	}
 	return 0;
@@ -552,9 +558,8 @@ int main(int argc, char **argv)
 					if (prob[(size_t)i * k + j] > prob[(size_t)i * k + pred[i]])
 						pred[i] = j;
 			}
-			const char *xk[2] = {"C", "iterations"};
-			double xv[2] = {lo.C, m.iters};
-			if (put_cls(&oc, M_LOGREG, &te, k, pred, prob, 0, 2, xk, xv, &e))
+			setting x[2] = {{"C", lo.C, 0}, {"iterations", m.iters, 1}};
+			if (put_cls(&oc, M_LOGREG, &te, k, pred, prob, 0, 2, x, &e))
 				rc = pfm_fail("%s", e.msg);
 			pfm_logreg_free(&m);
 		}
@@ -599,9 +604,8 @@ int main(int argc, char **argv)
 					if (prob[(size_t)i * k + j] > prob[(size_t)i * k + pred[i]])
 						pred[i] = j;
 			}
-			const char *xk[2] = {"epochs", "best_epoch"};
-			double xv[2] = {lin.epochs_run, lin.best_epoch};
-			if (put_cls(&oc, M_LINEAR, &te, k, pred, prob, r, lin.best_epoch >= 0 ? 2 : 1, xk, xv, &e)) {
+			setting x[2] = {{"epochs", lin.epochs_run, 1}, {"best_epoch", lin.best_epoch, 1}};
+			if (put_cls(&oc, M_LINEAR, &te, k, pred, prob, r, lin.best_epoch >= 0 ? 2 : 1, x, &e)) {
 				rc = pfm_fail("%s", e.msg);
 				break;
 			}
@@ -633,16 +637,15 @@ int main(int argc, char **argv)
 		if (pfm_knn(&tr, &te, k, &ko, pred, prob, &e))
 			rc = pfm_fail("knn: %s", e.msg);
 		else {
-			const char *xk[2] = {"k", "temperature"};
-			double xv[2] = {ko.k, ko.temperature};
-			if (put_cls(&oc, M_KNN, &te, k, pred, prob, 0, ko.weighted ? 2 : 1, xk, xv, &e))
+			setting x[2] = {{"k", ko.k, 1}, {"temperature", ko.temperature, 0}};
+			if (put_cls(&oc, M_KNN, &te, k, pred, prob, 0, ko.weighted ? 2 : 1, x, &e))
 				rc = pfm_fail("%s", e.msg);
 		}
 	}
 	if (!rc && methods[M_SIMPLESHOT]) {
 		if (pfm_simpleshot(&tr, &te, k, pred, &e))
 			rc = pfm_fail("simpleshot: %s", e.msg);
-		else if (put_cls(&oc, M_SIMPLESHOT, &te, k, pred, NULL, 0, 0, NULL, NULL, &e))
+		else if (put_cls(&oc, M_SIMPLESHOT, &te, k, pred, NULL, 0, 0, NULL, &e))
 			rc = pfm_fail("%s", e.msg);
 	}
 	if (!rc && methods[M_RETRIEVAL]) {
@@ -662,7 +665,7 @@ int main(int argc, char **argv)
 				int valid;
 				pfm_bootstrap_ci(hit_mean, &h, te.n, &bo, &lo_, &hi_, &valid, &e);
 			}
-			if (put_result(&oc, M_RETRIEVAL, names[j], v, lo_, hi_, 0, te.n, 0, NULL, NULL, &e))
+			if (put_result(&oc, M_RETRIEVAL, names[j], v, lo_, hi_, 0, te.n, 0, NULL, &e))
 				rc = pfm_fail("%s", e.msg);
 		}
 		free(hit);
